@@ -1,0 +1,41 @@
+"""gwinspect: wrap any WSGI or ASGI app in one line and see every request as a timeline.
+
+``import gwinspect`` imports no web framework and not rich; the terminal
+renderer and the panel are loaded only when used.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from .asgi import ASGIInspector
+from .detect import detect_protocol
+from .model import FORMAT, Blob, ErrorInfo, Event, Request, Response, Trace, Violation
+from .redact import DEFAULT_REDACT
+from .serialize import dump, dumps, load, loads
+from .store import MemoryStore, TraceStore
+from .wsgi import WSGIInspector
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_REDACT", "FORMAT", "ASGIInspector", "Blob", "ErrorInfo", "Event", "MemoryStore", "Request",
+    "Response", "Trace", "TraceStore", "Violation", "WSGIInspector", "detect_protocol", "dump", "dumps",
+    "load", "loads", "wrap",
+]
+
+
+def wrap(app: Any, *, protocol: Literal["wsgi", "asgi"] | None = None,
+         **options: Any) -> WSGIInspector | ASGIInspector:
+    """Return an inspector of the same protocol as ``app``: ``app = gwinspect.wrap(app)``.
+
+    Options: ``path``, ``store``, ``max_traces``, ``max_body``, ``max_events``, ``redact``,
+    ``allow_hosts``, ``token``, ``console``, ``exclude_paths``, ``validate``, ``strict``, ``panel``.
+    """
+    if protocol is None:
+        protocol = detect_protocol(app)
+    if protocol == "wsgi":
+        return WSGIInspector(app, **options)
+    if protocol == "asgi":
+        return ASGIInspector(app, **options)
+    raise ValueError(f"protocol= must be 'wsgi' or 'asgi', not {protocol!r}")

@@ -1,0 +1,196 @@
+"""ASGI adapter: closures around ``receive`` and ``send``; one trace per connection.
+
+HTTP, WebSocket and lifespan scopes are recorded; any other scope type passes
+through untouched. App exceptions are re-raised as the very same object (a bare
+``raise``), so their ``__cause__``/``__context__`` and traceback stay the app's.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from .jsonsafe import as_text, to_model
+from .model import Request, Response
+from .options import Settings, make_settings
+from .recorder import Recorder, exception_fields
+from .redact import Redactor
+from .types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger("gwinspect")
+
+RECORDED_SCOPES = ("http", "websocket", "lifespan")
+
+
+class ASGIRecorder(Recorder):
+    __slots__ = ("response_done", "scope", "start")
+
+    protocol = "asgi"
+
+    def __init__(self, settings: Settings, scope: Scope) -> None:
+        super().__init__(settings, scope["type"])
+        self.scope = dict(scope)  # as the server sent it, before the app adds its own keys
+        self.start: dict[str, Any] | None = None  # http.response.start, websocket.accept or denial start
+        self.response_done = False
+
+    # ---- hooks ----------------------------------------------------------
+    def on_receive(self, message: Message) -> None:
+        try:
+            msg = dict(message)
+            self._keep_payload(msg, outgoing=False)
+            if msg.get("type") == "http.disconnect" and not self.response_done:
+                self.disconnected = True
+            self.add("receive", msg)
+        except Exception as bug:
+            self.fail(bug)
+
+    def on_send(self, message: Message) -> None:
+        try:
+            msg = dict(message)
+            kind = msg.get("type")
+            self._keep_payload(msg, outgoing=True)
+            if kind in ("http.response.start", "websocket.accept", "websocket.http.response.start"):
+                if self.start is None:
+                    self.start = msg
+            elif kind in ("http.response.body", "websocket.http.response.body"):
+                if not msg.get("more_body", False):
+                    self.response_done = True
+            elif kind == "websocket.close" and self.start is None:
+                self.start = msg  # closed before accepting: the server answers 403
+            self.add("send", msg)
+        except Exception as bug:
+            self.fail(bug)
+
+    def _keep_payload(self, msg: dict[str, Any], outgoing: bool) -> None:
+        keep = self.keep_out if outgoing else self.keep_in
+        if "body" in msg:
+            msg["body"] = keep(msg["body"])
+        if msg.get("bytes") is not None:
+            msg["bytes"] = keep(msg["bytes"])
+        text = msg.get("text")
+        if isinstance(text, str):
+            msg["text"] = self.keep_text(text, outgoing)
+
+    # ---- building -------------------------------------------------------
+    def _event_fields(self, kind: str, payload: Any) -> dict[str, Any]:
+        if kind == "exception":
+            return exception_fields(payload)
+        message = to_model(payload, self.settings.max_body)
+        if isinstance(message, dict):
+            message = self.settings.redactor.message(message)
+        return {"message": message}
+
+    def _context(self, redactor: Redactor) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        scope = to_model(self.scope, self.settings.max_body)
+        if isinstance(scope, dict):
+            if "headers" in scope:
+                scope["headers"] = redactor.blob_headers(scope["headers"])
+            if "query_string" in scope:
+                scope["query_string"] = redactor.blob_query(scope["query_string"])
+        return None, scope
+
+    def _request(self) -> Request:
+        s = self.scope
+        redactor = self.settings.redactor
+        headers = []
+        for pair in s.get("headers") or ():
+            try:
+                name, value = pair
+                headers.append((as_text(name).lower(), as_text(value)))
+            except (TypeError, ValueError):
+                headers.append(("?", as_text(pair)))
+        client = s.get("client")
+        if isinstance(client, (list, tuple)) and len(client) == 2:
+            client = f"{client[0]}:{client[1]}"
+        method = s.get("method") if self.scope_type == "http" else None
+        return Request(
+            method=as_text(method) if method is not None else None,
+            path=as_text(s.get("root_path", "")) + as_text(s.get("path", "")) if self.scope_type != "lifespan"
+            else "",
+            query_string=redactor.query(as_text(s.get("query_string", b""))),
+            http_version=as_text(s["http_version"]) if "http_version" in s else None,
+            scheme=as_text(s["scheme"]) if "scheme" in s else None,
+            client=as_text(client) if client else None,
+            headers=redactor.headers(headers),
+            body_size=self.in_size,
+        )
+
+    def _response(self) -> Response | None:
+        start = self.start
+        if start is None:
+            return None
+        kind = start.get("type")
+        if kind == "websocket.accept":
+            status: Any = 101
+        elif kind == "websocket.close":
+            status = 403
+        else:
+            status = start.get("status")
+        pairs = []
+        for pair in start.get("headers") or ():
+            try:
+                name, value = pair
+                pairs.append((as_text(name).lower(), as_text(value)))
+            except (TypeError, ValueError):
+                continue
+        return Response(status if isinstance(status, int) else None, self.settings.redactor.headers(pairs),
+                        self.out_size)
+
+
+def asgi2_to_asgi3(app: Any) -> ASGIApp:
+    """Adapt an ASGI 2 double-callable (``app(scope)`` then ``instance(receive, send)``)."""
+    async def asgi3(scope: Scope, receive: Receive, send: Send) -> None:
+        instance = app(scope)
+        await instance(receive, send)
+    asgi3.__wrapped__ = app  # type: ignore[attr-defined]
+    return asgi3
+
+
+class ASGIInspector:
+    """ASGI middleware: ``gwinspect.wrap(app)`` or ``app.add_middleware(ASGIInspector, ...)``."""
+
+    def __init__(self, app: Any, **options: Any) -> None:
+        from .detect import asgi_style
+        self.app: ASGIApp = asgi2_to_asgi3(app) if asgi_style(app) == "asgi2" else app
+        self.settings = make_settings(**options)
+        self.store = self.settings.store
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        settings = self.settings
+        rec: ASGIRecorder | None = None
+        panel = False
+        try:
+            kind = scope.get("type")
+            if kind in RECORDED_SCOPES:
+                path = scope.get("path", "")
+                if kind != "lifespan" and settings.is_panel_path(path):
+                    panel = True
+                elif kind == "lifespan" or not settings.excluded(path):
+                    rec = ASGIRecorder(settings, scope)
+                    settings.store.add(rec)
+        except Exception:
+            logger.warning("gwinspect could not record a connection; passing it through", exc_info=True)
+            rec = None
+        if panel:
+            from .panel_asgi import serve_panel  # imported on first use
+            return await serve_panel(self, scope, receive, send)
+        if rec is None:
+            return await self.app(scope, receive, send)
+        recorder = rec
+
+        async def receive_recorded() -> Message:
+            message = await receive()
+            recorder.on_receive(message)
+            return message
+
+        async def send_recorded(message: Message) -> None:
+            recorder.on_send(message)
+            await send(message)
+
+        try:
+            await self.app(scope, receive_recorded, send_recorded)
+        except BaseException as exc:
+            recorder.record_exception(exc, "app")
+            raise
+        finally:
+            recorder.finish()

@@ -1,0 +1,1 @@
+"""One module per ``gwinspect`` subcommand; see :mod:`gwinspect.cli`."""

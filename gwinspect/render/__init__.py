@@ -1,0 +1,1 @@
+"""Renderers: the terminal timeline (rich) lives in :mod:`gwinspect.render.terminal`."""

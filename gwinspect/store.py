@@ -1,0 +1,130 @@
+"""Where traces live: the :class:`TraceStore` protocol and the bounded in-memory ring.
+
+A store holds *sources* -- live recorders or finished traces -- and builds
+:class:`Trace` objects from them when read, so a request in flight is visible
+(``state == "in_progress"``) and is completed in place.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from itertools import islice
+from typing import Protocol, runtime_checkable
+
+from .model import Trace
+from .query import matches
+
+
+class TraceSource(Protocol):
+    trace_id: str
+
+    def snapshot(self) -> Trace: ...
+
+
+@runtime_checkable
+class TraceStore(Protocol):
+    """What the inspectors, the panel and the CLI need of a store."""
+
+    def add(self, source: TraceSource) -> None:
+        """A request started (or a finished trace is imported)."""
+
+    def finished(self, source: TraceSource) -> None:
+        """A request completed, or a completed trace changed (a late ``close()``)."""
+
+    def get(self, trace_id: str) -> Trace | None: ...
+
+    def list(self, limit: int = 50, offset: int = 0, query: str | None = None) -> list[Trace]:
+        """Newest first."""
+
+    def count(self, query: str | None = None) -> int: ...
+
+    def clear(self) -> None: ...
+
+    def __len__(self) -> int: ...
+
+    @property
+    def sequence(self) -> int:
+        """Grows whenever the store changes; the panel's live updates poll it."""
+
+
+class FinishedTrace:
+    """Adapts an already-built :class:`Trace` (from a dump) to a source."""
+
+    __slots__ = ("trace", "trace_id")
+
+    def __init__(self, trace: Trace) -> None:
+        self.trace = trace
+        self.trace_id = trace.id
+
+    def snapshot(self) -> Trace:
+        return self.trace
+
+
+class MemoryStore:
+    """Keeps the newest ``max_traces`` sources; thread-safe; memory bounded."""
+
+    def __init__(self, max_traces: int = 500) -> None:
+        if max_traces < 1:
+            raise ValueError("max_traces must be at least 1")
+        self.max_traces = max_traces
+        self._items: OrderedDict[str, TraceSource] = OrderedDict()
+        self._lock = threading.Lock()
+        self._sequence = 0
+
+    def add(self, source: TraceSource) -> None:
+        with self._lock:
+            self._items[source.trace_id] = source
+            while len(self._items) > self.max_traces:
+                self._items.popitem(last=False)
+            self._sequence += 1
+
+    def add_trace(self, trace: Trace) -> None:
+        self.add(FinishedTrace(trace))
+
+    def finished(self, source: TraceSource) -> None:
+        with self._lock:
+            self._sequence += 1
+
+    def _newest_first(self) -> list[TraceSource]:
+        with self._lock:
+            return list(reversed(self._items.values()))
+
+    def get(self, trace_id: str) -> Trace | None:
+        with self._lock:
+            source = self._items.get(trace_id)
+        return source.snapshot() if source is not None else None
+
+    def list(self, limit: int = 50, offset: int = 0, query: str | None = None) -> list[Trace]:
+        limit, offset = max(0, limit), max(0, offset)
+        sources = self._newest_first()
+        if not query:
+            return [s.snapshot() for s in sources[offset:offset + limit]]
+        found = (t for t in (s.snapshot() for s in sources) if matches(t, query))
+        return list(islice(found, offset, offset + limit))
+
+    def count(self, query: str | None = None) -> int:
+        if not query:
+            return len(self)
+        return sum(1 for s in self._newest_first() if matches(s.snapshot(), query))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._sequence += 1
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def sequence(self) -> int:
+        return self._sequence
+
+
+def open_store(spec: object, max_traces: int) -> TraceStore:
+    """Resolve the ``store=`` option: ``None`` (memory) or a store object."""
+    if spec is None:
+        return MemoryStore(max_traces)
+    if isinstance(spec, TraceStore):
+        return spec
+    raise TypeError(f"store= takes a TraceStore object or None, not {spec!r}")

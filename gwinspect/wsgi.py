@@ -1,0 +1,362 @@
+"""WSGI adapter: wraps ``start_response``, ``write``, ``wsgi.input`` and the response iterable.
+
+PEP 3333 says the response is over when the iterable is exhausted or closed,
+whichever comes first -- not when the app returns -- so the trace is finished
+there. ``wsgi.file_wrapper`` responses are returned as the very same object so
+the server can still use sendfile; they are recorded when returned.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from .jsonsafe import safe_repr, to_model
+from .model import Request, Response
+from .options import Settings, make_settings
+from .recorder import Recorder, error_info, exception_fields
+from .redact import Redactor
+from .types import Environ, StartResponse, WSGIApp, Write
+
+logger = logging.getLogger("gwinspect")
+
+
+def wsgi_text(value: Any) -> str:
+    """A PEP 3333 native string (bytes decoded as latin-1) shown as the UTF-8 it usually is."""
+    if not isinstance(value, str):
+        return "" if value is None else safe_repr(value)
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
+def environ_headers(env: Environ) -> list[tuple[str, str]]:
+    headers = []
+    for key, value in env.items():
+        if key.startswith("HTTP_"):
+            headers.append((key[5:].replace("_", "-").lower(), wsgi_text(value)))
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
+            headers.append((key.replace("_", "-").lower(), wsgi_text(value)))
+    return headers
+
+
+class WSGIRecorder(Recorder):
+    __slots__ = ("environ", "exhausted", "start_args")
+
+    protocol = "wsgi"
+
+    def __init__(self, settings: Settings, environ: Environ) -> None:
+        super().__init__(settings, "http")
+        self.environ = dict(environ)  # as the server sent it, before the app changes it
+        self.start_args: tuple[Any, ...] | None = None
+        self.exhausted = False
+
+    # ---- hooks ----------------------------------------------------------
+    def on_start_response(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        try:
+            status = args[0] if args else kwargs.get("status")
+            headers = args[1] if len(args) > 1 else kwargs.get("response_headers", kwargs.get("headers"))
+            exc_info = args[2] if len(args) > 2 else kwargs.get("exc_info")
+            if type(headers) is list:
+                headers = headers[:]  # the app may reuse or mutate its list afterwards
+            exc = None
+            if exc_info:  # summarised now: keeping exc_info would keep its frames alive
+                exc = error_info(exc_info[1])
+            self.start_args = (status, headers)
+            self.add("start_response", (status, headers, exc))
+        except Exception as bug:
+            self.fail(bug)
+
+    def on_data(self, kind: str, data: Any) -> None:
+        try:
+            self.add(kind, self.keep_out(data))
+        except Exception as bug:
+            self.fail(bug)
+
+    def on_input(self, call: str, data: Any) -> None:
+        try:
+            if data:
+                self.add("input", (call, self.keep_in(data)))
+        except Exception as bug:
+            self.fail(bug)
+
+    def on_close(self) -> None:
+        try:
+            self.add("close", self.exhausted)
+            if self.state == "complete":  # a late close() still reaches the stored trace
+                self.settings.store.finished(self)
+                return
+            if not self.exhausted and self.environ.get("REQUEST_METHOD") != "HEAD":
+                self.disconnected = True  # the server gave up on the body: the client went away
+        except Exception as bug:
+            self.fail(bug)
+        self.finish()
+
+    def on_file(self, wrapper: Any) -> None:
+        try:
+            self.add("file", describe_file(wrapper))
+        except Exception as bug:
+            self.fail(bug)
+        self.finish()
+
+    # ---- building -------------------------------------------------------
+    def _event_fields(self, kind: str, payload: Any) -> dict[str, Any]:
+        cap = self.settings.max_body
+        if kind == "start_response":
+            status, headers, exc = payload
+            return {"status": to_model(status, cap), "headers": self._headers(headers),
+                    "exc_info": {"type": exc.type, "message": exc.message} if exc else None}
+        if kind == "input":
+            return {"call": payload[0], "data": to_model(payload[1], cap)}
+        if kind in ("write", "chunk"):
+            return {"data": to_model(payload, cap)}
+        if kind == "close":
+            return {"exhausted": payload}
+        if kind == "file":
+            return {"file": to_model(payload, cap)}
+        if kind == "exception":
+            return exception_fields(payload)
+        return {"detail": to_model(payload, cap)}
+
+    def _headers(self, headers: Any) -> Any:
+        if isinstance(headers, list) and all(isinstance(h, tuple) and len(h) == 2 for h in headers):
+            pairs = [(k if isinstance(k, str) else safe_repr(k), v if isinstance(v, str) else safe_repr(v))
+                     for k, v in headers]
+            return [list(h) for h in self.settings.redactor.headers(pairs)]
+        return to_model(headers, self.settings.max_body)
+
+    def _context(self, redactor: Redactor) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        return to_model(redactor.environ(self.environ), self.settings.max_body), None
+
+    def _request(self) -> Request:
+        env, redactor = self.environ, self.settings.redactor
+        proto = env.get("SERVER_PROTOCOL")
+        client = env.get("REMOTE_ADDR")
+        if client and env.get("REMOTE_PORT"):
+            client = f"{client}:{env['REMOTE_PORT']}"
+        return Request(
+            method=wsgi_text(env.get("REQUEST_METHOD")) or None,
+            path=wsgi_text(env.get("SCRIPT_NAME", "")) + wsgi_text(env.get("PATH_INFO", "")),
+            query_string=redactor.query(wsgi_text(env.get("QUERY_STRING", ""))),
+            http_version=proto.split("/", 1)[-1] if isinstance(proto, str) else None,
+            scheme=env.get("wsgi.url_scheme") if isinstance(env.get("wsgi.url_scheme"), str) else None,
+            client=str(client) if client else None,
+            headers=redactor.headers(environ_headers(env)),
+            body_size=self.in_size,
+        )
+
+    def _response(self) -> Response | None:
+        if self.start_args is None:
+            return None
+        status, headers = self.start_args
+        code = int(status[:3]) if isinstance(status, str) and status[:3].isdigit() else None
+        pairs: list[tuple[str, str]] = []
+        if isinstance(headers, list):
+            pairs = [(str(h[0]), str(h[1])) for h in headers if isinstance(h, tuple) and len(h) == 2]
+        size = self.out_size
+        for t_ns, kind, payload in self.events[:]:
+            if kind == "file" and isinstance(payload, dict) and isinstance(payload.get("size"), int):
+                size += payload["size"]
+        return Response(code, self.settings.redactor.headers(pairs), size)
+
+
+def describe_file(wrapper: Any) -> dict[str, Any]:
+    """What can be told of a file_wrapper without reading it (the server sends it)."""
+    info: dict[str, Any] = {"wrapper": type(wrapper).__qualname__}
+    filelike = getattr(wrapper, "filelike", None) or getattr(wrapper, "file", None) or getattr(wrapper, "f", None)
+    if filelike is not None:
+        name = getattr(filelike, "name", None)
+        if isinstance(name, str):
+            info["name"] = name
+        try:
+            info["size"] = os.fstat(filelike.fileno()).st_size - filelike.tell()
+        except Exception:  # not a real file (BytesIO...): size unknown
+            pass
+    return info
+
+
+class RecordingInput:
+    """``wsgi.input`` as the app reads it: every byte passed on, and recorded."""
+
+    __slots__ = ("_lines", "_rec", "_stream")
+
+    def __init__(self, stream: Any, rec: WSGIRecorder) -> None:
+        self._stream = stream
+        self._rec = rec
+        self._lines: Iterator[bytes] | None = None
+
+    def read(self, *args: Any) -> bytes:
+        data: bytes = self._stream.read(*args)
+        self._rec.on_input("read", data)
+        return data
+
+    def readline(self, *args: Any) -> bytes:
+        data: bytes = self._stream.readline(*args)
+        self._rec.on_input("readline", data)
+        return data
+
+    def readlines(self, *args: Any) -> list[bytes]:
+        lines: list[bytes] = self._stream.readlines(*args)
+        for line in lines:
+            self._rec.on_input("readlines", line)
+        return lines
+
+    def __iter__(self) -> RecordingInput:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._lines is None:
+            self._lines = iter(self._stream)
+        line: bytes = next(self._lines)
+        self._rec.on_input("iter", line)
+        return line
+
+    def __getattr__(self, name: str) -> Any:
+        # Anything else the server's stream offers, as it offers it: readinto() only
+        # exists here when it exists there (werkzeug checks with hasattr).
+        attr = getattr(self._stream, name)
+        if name in ("readinto", "readinto1"):
+            return functools.partial(self._readinto, attr, name)
+        if name == "read1":
+            return functools.partial(self._read_with, attr, name)
+        return attr
+
+    def _readinto(self, method: Any, call: str, buffer: Any) -> Any:
+        n = method(buffer)
+        if n:
+            self._rec.on_input(call, memoryview(buffer)[:n])
+        return n
+
+    def _read_with(self, method: Any, call: str, *args: Any) -> Any:
+        data = method(*args)
+        self._rec.on_input(call, data)
+        return data
+
+
+class RecordingIterable:
+    """The app's response iterable, recorded chunk by chunk; ``close()`` forwarded once."""
+
+    __slots__ = ("_closed", "_iterable", "_iterator", "_rec")
+
+    def __init__(self, iterable: Iterable[bytes], rec: WSGIRecorder) -> None:
+        self._iterable = iterable
+        self._iterator: Iterator[bytes] | None = None
+        self._rec = rec
+        self._closed = False
+
+    def __iter__(self) -> RecordingIterable:
+        if self._iterator is None:
+            try:
+                self._iterator = iter(self._iterable)
+            except BaseException as exc:
+                self._rec.record_exception(exc, "iteration")
+                self._rec.finish()
+                raise
+        return self
+
+    def __next__(self) -> bytes:
+        if self._iterator is None:
+            self.__iter__()
+        try:
+            chunk = next(self._iterator)  # type: ignore[arg-type]
+        except StopIteration:
+            self._rec.exhausted = True
+            self._rec.finish()
+            raise
+        except BaseException as exc:
+            self._rec.record_exception(exc, "iteration")
+            self._rec.finish()
+            raise
+        self._rec.on_data("chunk", chunk)
+        return chunk
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        close = getattr(self._iterable, "close", None)
+        try:
+            if close is not None:
+                close()
+        except BaseException as exc:
+            self._rec.record_exception(exc, "close")
+            self._rec.on_close()
+            raise
+        self._rec.on_close()
+
+
+class SizedRecordingIterable(RecordingIterable):
+    """For iterables with ``len()``: servers (waitress, wsgiref) set Content-Length when it is 1."""
+
+    __slots__ = ()
+
+    def __len__(self) -> int:
+        return len(self._iterable)  # type: ignore[arg-type]
+
+
+class WSGIInspector:
+    """Wraps a WSGI app: records each request into the store and serves the panel."""
+
+    def __init__(self, app: WSGIApp, **options: Any) -> None:
+        self.app = app
+        self.settings = make_settings(**options)
+        self.store = self.settings.store
+        self._panel: Any = None
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        settings = self.settings
+        try:
+            path = environ.get("PATH_INFO", "")
+            if settings.is_panel_path(path):
+                return self._serve_panel(environ, start_response)
+            if settings.excluded(path):
+                return self.app(environ, start_response)
+            rec = WSGIRecorder(settings, environ)
+            settings.store.add(rec)
+            if "wsgi.input" in environ:
+                environ["wsgi.input"] = RecordingInput(environ["wsgi.input"], rec)
+            hooked = _recording_start_response(rec, start_response)
+        except Exception:
+            logger.warning("gwinspect could not record a request; passing it through", exc_info=True)
+            return self.app(environ, start_response)
+        try:
+            result = self.app(environ, hooked)
+        except BaseException as exc:
+            rec.record_exception(exc, "call")
+            rec.finish()
+            raise
+        return _wrap_result(result, rec, environ)
+
+    def _serve_panel(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        from .panel_wsgi import serve_panel  # imported on first use: the recording path never needs it
+        return serve_panel(self, environ, start_response)
+
+
+def _recording_start_response(rec: WSGIRecorder, start_response: StartResponse) -> StartResponse:
+    def start_response_recorded(*args: Any, **kwargs: Any) -> Write:
+        rec.on_start_response(args, kwargs)
+        write = start_response(*args, **kwargs)
+
+        def write_recorded(data: bytes) -> Any:
+            rec.on_data("write", data)
+            return write(data)
+        return write_recorded
+    return start_response_recorded
+
+
+def _wrap_result(result: Iterable[bytes], rec: WSGIRecorder, environ: Environ) -> Iterable[bytes]:
+    try:
+        file_wrapper = environ.get("wsgi.file_wrapper")
+        if isinstance(file_wrapper, type) and isinstance(result, file_wrapper):
+            rec.on_file(result)  # same object back: the server may sendfile() it
+            return result
+        if hasattr(result, "__len__"):
+            return SizedRecordingIterable(result, rec)
+        return RecordingIterable(result, rec)
+    except Exception as bug:
+        rec.fail(bug)
+        return result
