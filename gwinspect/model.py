@@ -118,7 +118,8 @@ class Request:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Request:
         return cls(d.get("method"), d.get("path", ""), d.get("query_string", ""), d.get("http_version"),
-                   d.get("scheme"), d.get("client"), _headers(d.get("headers")), int(d.get("body_size", 0)))
+                   d.get("scheme"), d.get("client"), _headers(d.get("headers")),
+                   int(d.get("body_size", 0)))
 
 
 @dataclass(frozen=True, slots=True)

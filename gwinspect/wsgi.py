@@ -8,6 +8,7 @@ the server can still use sendfile; they are recorded when returned.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -19,7 +20,7 @@ from .model import Request, Response
 from .options import Settings, make_settings
 from .recorder import Recorder, error_info, exception_fields
 from .redact import Redactor
-from .types import Environ, StartResponse, WSGIApp, Write
+from .types import Environ, StartResponse, Write, WSGIApp
 
 logger = logging.getLogger("gwinspect")
 
@@ -158,7 +159,7 @@ class WSGIRecorder(Recorder):
         if isinstance(headers, list):
             pairs = [(str(h[0]), str(h[1])) for h in headers if isinstance(h, tuple) and len(h) == 2]
         size = self.out_size
-        for t_ns, kind, payload in self.events[:]:
+        for _t_ns, kind, payload in self.events[:]:
             if kind == "file" and isinstance(payload, dict) and isinstance(payload.get("size"), int):
                 size += payload["size"]
         return Response(code, self.settings.redactor.headers(pairs), size)
@@ -167,15 +168,13 @@ class WSGIRecorder(Recorder):
 def describe_file(wrapper: Any) -> dict[str, Any]:
     """What can be told of a file_wrapper without reading it (the server sends it)."""
     info: dict[str, Any] = {"wrapper": type(wrapper).__qualname__}
-    filelike = getattr(wrapper, "filelike", None) or getattr(wrapper, "file", None) or getattr(wrapper, "f", None)
+    filelike = next((getattr(wrapper, a) for a in ("filelike", "file", "f") if getattr(wrapper, a, None)), None)
     if filelike is not None:
         name = getattr(filelike, "name", None)
         if isinstance(name, str):
             info["name"] = name
-        try:
+        with contextlib.suppress(Exception):  # not a real file (BytesIO...): size unknown
             info["size"] = os.fstat(filelike.fileno()).st_size - filelike.tell()
-        except Exception:  # not a real file (BytesIO...): size unknown
-            pass
     return info
 
 
