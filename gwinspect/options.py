@@ -83,4 +83,7 @@ def make_settings(
         redactor=Redactor(patterns),
     )
     settings.on_finish.append(lambda rec: settings.store.finished(rec))
+    if console:
+        from .render.live import attach_console  # imported only when asked: it loads rich lazily
+        attach_console(settings)
     return settings
