@@ -16,6 +16,10 @@ from collections.abc import Sequence
 
 # One line per command module; each adds its own subcommand(s).
 COMMAND_MODULES: tuple[str, ...] = (
+    "gwinspect.commands.show",
+    "gwinspect.commands.run",
+    "gwinspect.commands.demo",
+    "gwinspect.commands.export",
 )
 
 
