@@ -308,19 +308,26 @@ class WSGIInspector:
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         settings = self.settings
+        # Only decide inside the try: the app (or panel) must be called outside it, so that its
+        # exceptions are never caught here (no second call) and it never runs inside our handler.
+        rec: WSGIRecorder | None = None
+        panel = False
         try:
             path = environ.get("PATH_INFO", "")
             if settings.is_panel_path(path):
-                return self._serve_panel(environ, start_response)
-            if settings.excluded(path):
-                return self.app(environ, start_response)
-            rec = WSGIRecorder(settings, environ)
-            settings.store.add(rec)
-            if "wsgi.input" in environ:
-                environ["wsgi.input"] = RecordingInput(environ["wsgi.input"], rec)
-            hooked = _recording_start_response(rec, start_response)
+                panel = True
+            elif not settings.excluded(path):
+                rec = WSGIRecorder(settings, environ)
+                settings.store.add(rec)
+                if "wsgi.input" in environ:
+                    environ["wsgi.input"] = RecordingInput(environ["wsgi.input"], rec)
+                hooked = _recording_start_response(rec, start_response)
         except Exception:
             logger.warning("gwinspect could not record a request; passing it through", exc_info=True)
+            rec = None
+        if panel:
+            return self._serve_panel(environ, start_response)
+        if rec is None:
             return self.app(environ, start_response)
         try:
             result = self.app(environ, hooked)
