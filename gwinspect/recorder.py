@@ -12,6 +12,7 @@ logs them once and marks the trace ``partial``.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import logging
 import os
 import threading
@@ -185,7 +186,11 @@ class Recorder:
             self.fail(bug)
             trace = self._fallback()
         if trace.complete and self.settings.checker is not None:
-            trace = self.settings.checker(trace)
+            try:
+                trace = self.settings.checker(trace)
+            except Exception as bug:  # a broken rule must not make the trace unreadable
+                self.fail(bug)
+                trace = dataclasses.replace(trace, partial=True)
         if trace.complete:
             self._lock_free_cache = (version, trace)
         return trace
