@@ -1,0 +1,422 @@
+"""Transparency: every claim compares the wrapped app against the bare app with the same assertions.
+
+Also: a failure inside gwinspect never reaches the app or the client; it is
+logged on the "gwinspect" logger and marks the trace partial.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import sys
+from typing import Any
+
+import pytest
+
+import gwinspect
+import gwinspect.asgi
+import gwinspect.recorder
+import gwinspect.wsgi
+from gwinspect.recorder import Recorder
+from gwinspect.store import MemoryStore
+from tests.apps_core import counting_close, drive_asgi, http_scope, make_environ, request_messages, run_asgi, run_wsgi
+
+# ---------------------------------------------------------------------------- WSGI
+
+
+def wsgi_full(environ: dict[str, Any], start_response: Any) -> Any:
+    """Uses every part of the protocol: input, headers, write(), chunks, close()."""
+    body = environ["wsgi.input"].read()
+    write = start_response("200 OK", [("Content-Type", "text/plain"), ("X-Len", str(len(body))),
+                                      ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")])
+    write(b"written;")
+    return counting_close([b"c1;", b"", body, b"c3"], environ.setdefault("test.closed", []))
+
+
+WSGI_APPS = {
+    "full": wsgi_full,
+    "list": lambda e, s: (s("201 Created", [("Location", "/x")]), [b"created"])[1],
+    "empty": lambda e, s: (s("204 No Content", []), [])[1],
+    "generator": lambda e, s: (s("200 OK", [("Content-Type", "a/b")]), (b"%d" % i for i in range(5)))[1],
+}
+
+
+@pytest.mark.parametrize("name", list(WSGI_APPS))
+def test_wsgi_status_headers_body_and_chunk_boundaries_identical(name: str) -> None:
+    app = WSGI_APPS[name]
+    env_bare = make_environ("POST", "/t", body=b"payload")
+    env_wrapped = make_environ("POST", "/t", body=b"payload")
+    bare = run_wsgi(app, env_bare)
+    out = run_wsgi(gwinspect.wrap(app), env_wrapped)
+    assert out.observable() == bare.observable()
+    assert [type(c) for c in out.chunks] == [type(c) for c in bare.chunks]
+    assert env_wrapped.get("test.closed") == env_bare.get("test.closed")
+
+
+def test_wsgi_close_forwarded_exactly_once_on_every_path() -> None:
+    for stop_after in (None, 1):
+        counts = []
+        for wrap in (False, True):
+            closed: list[int] = []
+
+            def app(environ: dict[str, Any], start_response: Any, closed: list[int] = closed) -> Any:
+                start_response("200 OK", [])
+                return counting_close([b"a", b"b", b"c"], closed)
+            run_wsgi(gwinspect.wrap(app) if wrap else app, make_environ(), stop_after=stop_after)
+            counts.append(len(closed))
+        assert counts == [1, 1]
+
+
+class AppError(Exception):
+    pass
+
+
+def _make_error() -> tuple[AppError, BaseException, BaseException]:
+    cause = OSError("cause")
+    context = LookupError("context")
+    err = AppError("top")
+    err.__cause__ = cause
+    err.__context__ = context
+    err.__suppress_context__ = True
+    return err, cause, context
+
+
+@pytest.mark.parametrize("stage", ["call", "iteration", "close", "iter()"])
+def test_wsgi_exceptions_are_the_same_object_with_the_same_chain(stage: str) -> None:
+    def one(wrap: bool) -> Any:
+        err, cause, context = _make_error()
+
+        class Body:
+            def __iter__(self) -> Any:
+                if stage == "iter()":
+                    raise err
+                return self._gen()
+
+            def _gen(self) -> Any:
+                yield b"x"
+                if stage == "iteration":
+                    raise err
+
+            def close(self) -> None:
+                if stage == "close":
+                    raise err
+
+        def app(environ: dict[str, Any], start_response: Any) -> Any:
+            start_response("200 OK", [])
+            if stage == "call":
+                raise err
+            return Body()
+        out = run_wsgi(gwinspect.wrap(app) if wrap else app, make_environ())
+        assert out.exception is err
+        assert err.__cause__ is cause and err.__context__ is context and err.__suppress_context__ is True
+        return (out.stage, out.chunks, out.start_calls)
+    results = [one(False), one(True)]
+    assert results[0] == results[1]
+
+
+def test_wsgi_exception_raised_inside_an_except_block_keeps_its_implicit_context() -> None:
+    def one(wrap: bool) -> Any:
+        seen: dict[str, BaseException] = {}
+
+        def app(environ: dict[str, Any], start_response: Any) -> Any:
+            try:
+                raise KeyError("first")
+            except KeyError as first:
+                seen["first"] = first
+                err = AppError("second")
+                seen["err"] = err
+                raise err  # noqa: B904 - implicit __context__ is what this checks
+        out = run_wsgi(gwinspect.wrap(app) if wrap else app, make_environ())
+        assert out.exception is seen["err"] and out.exception.__context__ is seen["first"]
+        assert out.exception.__cause__ is None
+    one(False)
+    one(True)
+
+
+CV: contextvars.ContextVar[str] = contextvars.ContextVar("core_cv", default="unset")
+
+
+def test_wsgi_contextvars_visible_in_the_app_and_changes_visible_after() -> None:
+    def one(wrap: bool) -> Any:
+        seen: list[str] = []
+
+        def app(environ: dict[str, Any], start_response: Any) -> Any:
+            seen.append(CV.get())
+            CV.set("set-by-app")
+            start_response("200 OK", [])
+
+            def gen() -> Any:
+                seen.append(CV.get())
+                yield b"x"
+            return gen()
+
+        def serve(app: Any = app) -> str:
+            CV.set("from-server")
+            run_wsgi(gwinspect.wrap(app) if wrap else app, make_environ())
+            return CV.get()
+        after = contextvars.copy_context().run(serve)
+        return (seen, after)
+    results = [one(False), one(True)]
+    assert results[0] == results[1] == (["from-server", "set-by-app"], "set-by-app")
+
+
+# ---------------------------------------------------------------------------- ASGI
+
+
+async def asgi_full(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    body = b""
+    while True:
+        m = await receive()
+        body += m.get("body", b"")
+        if not m.get("more_body"):
+            break
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain"), (b"set-cookie", b"a=1"), (b"set-cookie", b"b=2")]})
+    for part in (b"one;", b"", body, b"last"):
+        await send({"type": "http.response.body", "body": part, "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def test_asgi_exact_sequence_of_send_messages_is_identical() -> None:
+    bare = run_asgi(asgi_full, http_scope("/t", "POST"), request_messages(b"in1", b"in2"))
+    out = run_asgi(gwinspect.wrap(asgi_full), http_scope("/t", "POST"), request_messages(b"in1", b"in2"))
+    assert out.sent == bare.sent
+    assert [type(m) for m in out.sent] == [type(m) for m in bare.sent]
+    assert out.received == bare.received and out.exception is bare.exception is None
+
+
+def test_asgi_the_server_gets_the_very_message_objects_the_app_sent() -> None:
+    def one(wrap: bool) -> Any:
+        made: list[Any] = []
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            got = await receive()
+            made.append(got)
+            for m in ({"type": "http.response.start", "status": 200, "headers": []},
+                      {"type": "http.response.body", "body": bytearray(b"ba"), "more_body": True},
+                      {"type": "http.response.body", "body": memoryview(b"mv")}):
+                made.append(m)
+                await send(m)
+        out = run_asgi(gwinspect.wrap(app) if wrap else app, http_scope(), request_messages(b"q"))
+        assert made[0] is out.received[0]
+        assert all(a is b for a, b in zip(made[1:], out.sent, strict=True))
+        assert out.sent[1] == {"type": "http.response.body", "body": bytearray(b"ba"), "more_body": True}
+    one(False)
+    one(True)
+
+
+@pytest.mark.parametrize("where", ["before send", "after start", "after body", "from send"])
+def test_asgi_exceptions_are_the_same_object_with_the_same_chain(where: str) -> None:
+    def one(wrap: bool) -> Any:
+        err, cause, context = _make_error()
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            await receive()
+            if where == "before send":
+                raise err
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            if where == "after start":
+                raise err
+            await send({"type": "http.response.body", "body": b"x"})
+            raise err
+
+        async def main(app: Any = app) -> Any:
+            if where != "from send":
+                return await drive_asgi(gwinspect.wrap(app) if wrap else app, http_scope(), request_messages())
+
+            async def receive() -> dict[str, Any]:
+                return {"type": "http.request", "body": b""}
+
+            async def failing_send(message: Any) -> None:
+                raise err  # the server's send failing (client went away) reaches the app as is
+
+            async def app2(scope: dict[str, Any], receive: Any, send: Any) -> None:
+                try:
+                    await send({"type": "http.response.start", "status": 200, "headers": []})
+                except AppError as e:
+                    assert e is err
+                    raise
+            target = gwinspect.wrap(app2) if wrap else app2
+            try:
+                await target(http_scope(), receive, failing_send)
+            except AppError as e:
+                return e
+            return None
+        out = asyncio.run(main())
+        exc = out if where == "from send" else out.exception
+        assert exc is err and err.__cause__ is cause and err.__context__ is context
+        return where if where == "from send" else [m["type"] for m in out.sent]
+    results = [one(False), one(True)]
+    assert results[0] == results[1]
+
+
+def test_asgi_contextvars_visible_in_the_app_both_ways() -> None:
+    def one(wrap: bool) -> Any:
+        seen: list[str] = []
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            seen.append(CV.get())
+            await receive()
+            CV.set("set-by-app")
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            seen.append(CV.get())
+            await send({"type": "http.response.body", "body": b""})
+
+        async def main(app: Any = app) -> str:
+            CV.set("from-server")
+            await drive_asgi(gwinspect.wrap(app) if wrap else app, http_scope(), request_messages())
+            return CV.get()
+        after = contextvars.copy_context().run(asyncio.run, main())
+        return (seen, after)
+    results = [one(False), one(True)]
+    assert results[0] == results[1] == (["from-server", "set-by-app"], "set-by-app")
+
+
+def test_asgi_receive_and_send_run_in_the_apps_task_and_context() -> None:
+    def one(wrap: bool) -> Any:
+        tasks: list[Any] = []
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            tasks.append(asyncio.current_task())
+            await receive()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+        async def main(app: Any = app) -> None:
+            outer = asyncio.current_task()
+            await drive_asgi(gwinspect.wrap(app) if wrap else app, http_scope(), request_messages())
+            assert tasks == [outer]  # no extra task, so cancellation and timing are the app's
+        asyncio.run(main())
+    one(False)
+    one(True)
+
+
+# ---------------------------------------------------------------------------- gwinspect failing inside
+
+
+def _boom(*args: Any, **kwargs: Any) -> Any:
+    raise RuntimeError("gwinspect internal failure (test)")
+
+
+SABOTAGE = ["Recorder.add", "Recorder.keep_in", "Recorder.keep_out", "to_model", "store.finished", "checker",
+            "Recorder.__init__", "store.add", "error_info"]
+
+
+def _sabotage(monkeypatch: pytest.MonkeyPatch, what: str, inspector: Any) -> None:
+    if what.startswith("Recorder."):
+        monkeypatch.setattr(Recorder, what.split(".")[1], _boom)
+    elif what == "to_model":
+        monkeypatch.setattr(gwinspect.wsgi, "to_model", _boom)
+        monkeypatch.setattr(gwinspect.asgi, "to_model", _boom)
+    elif what == "error_info":
+        monkeypatch.setattr(gwinspect.recorder, "error_info", _boom)
+        monkeypatch.setattr(gwinspect.wsgi, "error_info", _boom)
+    elif what == "checker":
+        inspector.settings.checker = _boom
+    else:
+        monkeypatch.setattr(inspector.store, what.split(".")[1], _boom)
+
+
+def _expect_partial(inspector: Any, what: str, caplog: pytest.LogCaptureFixture) -> None:
+    traces = inspector.store.list()  # reading must not raise either (traces are built when read)
+    assert any(r.name == "gwinspect" and r.levelno >= logging.WARNING for r in caplog.records), \
+        f"no log record on the gwinspect logger for a broken {what}"
+    if what in ("store.add", "Recorder.__init__"):
+        assert traces == []  # no trace exists: the request passed through unrecorded
+    else:
+        assert len(traces) >= 1 and all(t.partial for t in traces if t.type == "http")
+        assert all(t.to_dict()["partial"] is True for t in traces if t.type == "http")
+
+
+def wsgi_failing_late(environ: dict[str, Any], start_response: Any) -> Any:
+    """An app that itself fails (after the response started), on top of gwinspect failing."""
+    environ["test.handling_at_entry"] = sys.exc_info()[1]  # the app must not run inside our except blocks
+    try:
+        raise KeyError("app context")
+    except KeyError:
+        write = start_response("200 OK", [("X", "1")], sys.exc_info())
+        environ["wsgi.input"].read()
+        write(b"some of the body")
+        raise AppError("app failed")  # noqa: B904 - the implicit __context__ is what is checked
+
+
+@pytest.mark.parametrize("what", [w for w in SABOTAGE if w != "error_info"])  # no app error here
+def test_wsgi_internal_failure_never_reaches_the_app_or_client(what: str, monkeypatch: pytest.MonkeyPatch,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="gwinspect")
+    bare = run_wsgi(wsgi_full, make_environ("POST", body=b"body"))
+    w = gwinspect.wrap(wsgi_full)
+    _sabotage(monkeypatch, what, w)
+    out = run_wsgi(w, make_environ("POST", body=b"body"))
+    assert out.observable() == bare.observable()
+    _expect_partial(w, what, caplog)
+
+
+@pytest.mark.parametrize("what", SABOTAGE)
+def test_wsgi_internal_failure_leaves_app_exceptions_alone(what: str, monkeypatch: pytest.MonkeyPatch,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="gwinspect")
+    env_bare, env = make_environ("POST", body=b"b"), make_environ("POST", body=b"b")
+    bare = run_wsgi(wsgi_failing_late, env_bare)
+    w = gwinspect.wrap(wsgi_failing_late)
+    _sabotage(monkeypatch, what, w)
+    out = run_wsgi(w, env)
+    assert env["test.handling_at_entry"] is env_bare["test.handling_at_entry"] is None
+    assert type(out.exception) is AppError and type(bare.exception) is AppError
+    assert isinstance(out.exception.__context__, KeyError)
+    assert out.start_calls[0][:2] == bare.start_calls[0][:2] and out.stage == bare.stage
+    _expect_partial(w, what, caplog)
+
+
+@pytest.mark.parametrize("what", [w for w in SABOTAGE if w != "error_info"])  # no app error here
+def test_asgi_internal_failure_never_reaches_the_app_or_client(what: str, monkeypatch: pytest.MonkeyPatch,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="gwinspect")
+    bare = run_asgi(asgi_full, http_scope("/t", "POST"), request_messages(b"a", b"b"))
+    w = gwinspect.wrap(asgi_full)
+    _sabotage(monkeypatch, what, w)
+    out = run_asgi(w, http_scope("/t", "POST"), request_messages(b"a", b"b"))
+    assert out.exception is None
+    assert out.sent == bare.sent and out.received == bare.received
+    _expect_partial(w, what, caplog)
+
+
+@pytest.mark.parametrize("what", SABOTAGE)
+def test_asgi_internal_failure_leaves_app_exceptions_alone(what: str, monkeypatch: pytest.MonkeyPatch,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="gwinspect")
+    err, cause, context = _make_error()
+
+    handling: list[Any] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        handling.append(sys.exc_info()[1])
+        await receive()
+        await send({"type": "http.response.start", "status": 500, "headers": []})
+        await send({"type": "http.response.body", "body": b"some", "more_body": True})
+        raise err
+    w = gwinspect.wrap(app)
+    _sabotage(monkeypatch, what, w)
+    out = run_asgi(w, http_scope(), request_messages())
+    assert handling == [None]
+    assert out.exception is err and err.__cause__ is cause and err.__context__ is context
+    assert [m["type"] for m in out.sent] == ["http.response.start", "http.response.body"]
+    _expect_partial(w, what, caplog)
+
+
+def test_a_broken_store_object_does_not_break_requests(caplog: pytest.LogCaptureFixture) -> None:
+    class BrokenStore(MemoryStore):
+        def add(self, source: Any) -> None:
+            raise OSError("disk full")
+
+        def finished(self, source: Any) -> None:
+            raise OSError("disk full")
+    caplog.set_level(logging.WARNING, logger="gwinspect")
+    w = gwinspect.wrap(wsgi_full, store=BrokenStore())
+    bare = run_wsgi(wsgi_full, make_environ("POST", body=b"x"))
+    assert run_wsgi(w, make_environ("POST", body=b"x")).observable() == bare.observable()
+    a = gwinspect.wrap(asgi_full, store=BrokenStore())
+    assert run_asgi(a, http_scope(), request_messages(b"x")).sent == \
+        run_asgi(asgi_full, http_scope(), request_messages(b"x")).sent
+    assert any(r.name == "gwinspect" for r in caplog.records)
