@@ -7,6 +7,7 @@ A store holds *sources* -- live recorders or finished traces -- and builds
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from itertools import islice
@@ -121,10 +122,30 @@ class MemoryStore:
         return self._sequence
 
 
+class StoreError(Exception):
+    """A store that cannot be used (not a gwinspect store, corrupt, too new, a bad URL); one-line message."""
+
+
 def open_store(spec: object, max_traces: int) -> TraceStore:
-    """Resolve the ``store=`` option: ``None`` (memory) or a store object."""
+    """Resolve the ``store=`` option (or ``GWINSPECT_STORE``).
+
+    ``None``, ``"memory"`` or ``"memory://"``: a :class:`MemoryStore`; ``"sqlite:///path/to/traces.db"``
+    (``sqlite:////abs.db`` absolute, ``sqlite:///rel.db`` relative to the working directory, optionally
+    ``?max_traces=N&max_age=1h``) or a ``pathlib.Path``: a shared, persistent ``SQLiteStore``; or a store object.
+    """
     if spec is None:
         return MemoryStore(max_traces)
+    if isinstance(spec, str):
+        text = spec.strip()
+        if text.lower() in ("memory", "memory://"):
+            return MemoryStore(max_traces)
+        if text.lower().startswith("sqlite:"):
+            from .store_sqlite import SQLiteStore  # sqlite3 is imported only when a SQLite store is asked for
+            return SQLiteStore.from_url(text, max_traces=max_traces)
+        raise StoreError(f"unknown store {spec!r}: use 'memory' or 'sqlite:///path/to/traces.db'")
+    if isinstance(spec, os.PathLike):
+        from .store_sqlite import SQLiteStore
+        return SQLiteStore(spec, max_traces=max_traces)
     if isinstance(spec, TraceStore):
         return spec
-    raise TypeError(f"store= takes a TraceStore object or None, not {spec!r}")
+    raise TypeError(f"store= takes a TraceStore object, a 'sqlite:///...' URL, a path or None, not {spec!r}")
