@@ -45,6 +45,9 @@ def environ_headers(env: Environ) -> list[tuple[str, str]]:
     return headers
 
 
+_PLAIN = (str, int, bool, type(None))
+
+
 class WSGIRecorder(Recorder):
     __slots__ = ("environ", "exhausted", "start_args")
 
@@ -96,6 +99,17 @@ class WSGIRecorder(Recorder):
         except Exception as bug:
             self.fail(bug)
         self.finish()
+
+    def finish(self) -> None:
+        if self.state != "complete":
+            # A stored trace must not pin what the server handed over (wsgi.input may buffer
+            # megabytes of body, a socket...): keep the environ's objects as their model values.
+            try:
+                cap = self.settings.max_body
+                self.environ = {k: v if type(v) in _PLAIN else to_model(v, cap) for k, v in self.environ.items()}
+            except Exception as bug:
+                self.fail(bug)
+        super().finish()
 
     def on_file(self, wrapper: Any) -> None:
         try:
