@@ -11,8 +11,18 @@ from typing import Any
 import pytest
 
 import gwinspect
-from tests.apps_core import (blob_bytes, events, http_scope, make_environ, messages, only_trace, request_messages,
-                             roundtrip_ok, run_asgi, run_wsgi)
+from tests.apps_core import (
+    blob_bytes,
+    events,
+    http_scope,
+    make_environ,
+    messages,
+    only_trace,
+    request_messages,
+    roundtrip_ok,
+    run_asgi,
+    run_wsgi,
+)
 
 MB = 1_000_000
 
