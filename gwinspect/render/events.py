@@ -35,6 +35,7 @@ class Row:
     details: list[str] = field(default_factory=list)
     count: int = 1
     last_index: int = -1
+    last_t: float = 0.0  # the last merged event's offset
 
 
 def as_text(value: Any) -> str:
@@ -90,15 +91,15 @@ def body_summary(value: Any, width: int) -> tuple[str, int]:
         return f"{type(value).__name__}! {escape(repr(value)[:width])}", 0
     note = " (truncated)" if truncated and isinstance(value, Blob) and not value.data else ""
     kind = "binary " if binary else ""
+    if width <= 0:  # full mode: the body itself follows on its own lines
+        return f"{kind}{human_size(size)}{note}", size
     return f"{kind}{human_size(size)}{note}  {preview(value, width)}", size
 
 
 def describe(index: int, event: Event, full: bool, width: int) -> Row:
-    if event.kind in ("receive", "send"):
-        row = _asgi(event, full, width)
-    else:
-        row = _wsgi(event, full, width)
+    row = _asgi(event, full, width) if event.kind in ("receive", "send") else _wsgi(event, full, width)
     row.index = row.last_index = index
+    row.last_t = row.t_ms
     return row
 
 
@@ -165,7 +166,8 @@ def _wsgi(event: Event, full: bool, width: int) -> Row:
         done = "iterable exhausted" if f.get("exhausted") else "before the end of the iterable"
         return Row(0, event.t_ms, INTO_APP, "close", done, "meta")
     if kind == "file":
-        info = f.get("file") if isinstance(f.get("file"), dict) else {}
+        raw = f.get("file")
+        info: dict[str, Any] = raw if isinstance(raw, dict) else {}
         bits = [escape(info.get(k)) for k in ("wrapper", "name") if info.get(k)]
         if isinstance(info.get("size"), int):
             bits.append(human_size(info["size"]))
@@ -195,7 +197,8 @@ def merge(rows: list[Row]) -> list[Row]:
             prev.count += 1
             prev.size += row.size
             prev.last_index = row.index
-            prev.summary = f"×{prev.count}  {human_size(prev.size)} in all"
+            prev.last_t = row.last_t
+            prev.summary = f"x{prev.count}  {human_size(prev.size)} in all"
             continue
         out.append(row)
     return out

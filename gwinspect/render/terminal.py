@@ -75,12 +75,21 @@ def header(trace: Trace) -> Text:
     return line
 
 
-def _bar(prev: float, t: float, total: float, width: int) -> str:
+def _bar(prev: float, start: float, end: float, total: float, width: int) -> str:
+    """Where an event sits in the request: ``─`` the wait since the previous one, ``━`` a merged run."""
     if total <= 0 or width <= 0:
         return ""
-    a = min(width - 1, max(0, int(prev / total * (width - 1))))
-    b = min(width - 1, max(a, int(t / total * (width - 1))))
-    return " " * a + "─" * (b - a) + "●" + " " * (width - 1 - b)
+
+    def cell(t: float) -> int:
+        return min(width - 1, max(0, int(t / total * (width - 1))))
+
+    a, b, c = cell(prev), cell(start), cell(end)
+    b, c = max(a, b), max(a, b, c)
+    return " " * a + "─" * (b - a) + "━" * (c - b) + "●" + " " * (width - 1 - c)
+
+
+def _offset(t_ms: float) -> str:
+    return f"{t_ms:8.3f} ms" if t_ms < 100_000 else f"{t_ms / 1000:8.2f} s "
 
 
 def _violation_row(grid: Table, v: Violation, at: str) -> None:
@@ -93,28 +102,31 @@ def _violation_row(grid: Table, v: Violation, at: str) -> None:
 def waterfall(trace: Trace, *, full: bool, width: int) -> Table:
     """Offset, direction, event kind, summary and a time bar per event, violations in place."""
     bar_width = max(8, min(32, width // 6))
-    preview_width = max(16, width - bar_width - 50)
-    rows: list[Row] = [describe(i, e, full, preview_width) for i, e in enumerate(trace.events)]
-    if not full:
-        rows = merge(rows)
+    rows: list[Row] = [describe(i, e, False, width) for i, e in enumerate(trace.events)]
+    offset_width = max([11] + [len(_offset(r.t_ms)) for r in rows])
+    label_width = min(30, max([5] + [len(r.label) for r in rows]))
+    summary_width = max(12, width - offset_width - 1 - label_width - bar_width - 4)
+    # Full mode shows each body whole below its event (no previews); compact merges runs of them.
+    rows = [describe(i, e, True, 0) for i, e in enumerate(trace.events)] if full else merge(rows)
     by_event: dict[int, list[Violation]] = {}
     for v in trace.violations:
         if isinstance(v.event, int) and 0 <= v.event < len(trace.events):
             by_event.setdefault(v.event, []).append(v)
     total = max([trace.duration_ms or 0.0] + [e.t_ms for e in trace.events])
+    # Fixed widths: rich would otherwise squeeze the offsets and bars before the summaries.
     grid = Table.grid(padding=(0, 1), expand=False)
-    grid.add_column(justify="right", no_wrap=True)
-    grid.add_column(no_wrap=True)
-    grid.add_column(no_wrap=True)
-    grid.add_column(overflow="fold" if full else "ellipsis", no_wrap=not full, ratio=1)
+    grid.add_column(justify="right", no_wrap=True, width=offset_width)
+    grid.add_column(no_wrap=True, width=1)
+    grid.add_column(no_wrap=True, overflow="ellipsis", width=label_width)
+    grid.add_column(overflow="fold" if full else "ellipsis", no_wrap=not full, width=summary_width)
     grid.add_column(no_wrap=True, width=bar_width)
     prev = 0.0
     for row in rows:
         tone = TONE_STYLE.get(row.tone, "")
-        grid.add_row(Text(f"{row.t_ms:9.3f} ms", style="dim"), Text(row.arrow, style=tone),
+        grid.add_row(Text(_offset(row.t_ms), style="dim"), Text(row.arrow, style=tone),
                      Text(row.label, style=tone), Text(row.summary),
-                     Text(_bar(prev, row.t_ms, total, bar_width), style=tone or "dim"))
-        prev = row.t_ms
+                     Text(_bar(prev, row.t_ms, row.last_t, total, bar_width), style=tone or "dim"))
+        prev = row.last_t
         for line in row.details:
             grid.add_row("", "", "", Text(line, style="dim"), "")
         for i in range(row.index, row.last_index + 1):
@@ -199,7 +211,7 @@ def trace_list(traces: Sequence[Trace], width: int = 120) -> Table:
     for name, justify in columns:
         table.add_column(name, justify=justify, no_wrap=True, overflow="ellipsis",  # type: ignore[arg-type]
                          width=min(natural[name], path_width) if name == "path" else natural[name])
-    for t, cells in zip(traces, rows):
+    for t, cells in zip(traces, rows, strict=True):
         style = STATUS_STYLE[status_class(status_of(t))]
         table.add_row(*(cells[name] for name, _ in columns), style=style if style == "bold red" else None)
     return table

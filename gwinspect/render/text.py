@@ -57,9 +57,7 @@ def escape(value: Any, *, keep_newlines: bool = False) -> str:
         return text  # the common case, checked in C
     out = []
     for ch in text:
-        if ch == "\n" and keep_newlines:
-            out.append(ch)
-        elif ch.isascii() and ch.isprintable():
+        if (ch == "\n" and keep_newlines) or (ch.isascii() and ch.isprintable()):
             out.append(ch)
         elif _unsafe(ch):
             out.append(_escape_char(ch))
@@ -73,12 +71,11 @@ def human_size(n: int | None) -> str:
         return "-"
     if n < 1024:
         return f"{n} B"
-    size = float(n)
-    for unit in ("KB", "MB", "GB"):
+    size, units = n / 1024, ["KB", "MB", "GB"]
+    while size >= 1024 and len(units) > 1:
         size /= 1024
-        if size < 1024:
-            break
-    return f"{size:.1f} {unit}"
+        units.pop(0)
+    return f"{size:.1f} {units[0]}"
 
 
 def human_ms(ms: float | None) -> str:
