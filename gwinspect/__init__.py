@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from .asgi import ASGIInspector
 from .detect import detect_protocol
-from .model import FORMAT, Blob, ErrorInfo, Event, Request, Response, Trace, Violation
+from .model import FORMAT, Blob, ErrorInfo, Event, ProtocolViolation, Request, Response, Trace, Violation
 from .redact import DEFAULT_REDACT
 from .serialize import dump, dumps, load, loads
 from .store import MemoryStore, TraceStore
@@ -19,7 +19,8 @@ from .wsgi import WSGIInspector
 __version__ = "0.1.0"
 
 __all__ = [
-    "DEFAULT_REDACT", "FORMAT", "ASGIInspector", "Blob", "ErrorInfo", "Event", "MemoryStore", "Request",
+    "DEFAULT_REDACT", "FORMAT", "ASGIInspector", "Blob", "ErrorInfo", "Event", "MemoryStore", "ProtocolViolation",
+    "Request",
     "Response", "Trace", "TraceStore", "Violation", "WSGIInspector", "detect_protocol", "dump", "dumps",
     "load", "loads", "wrap",
 ]

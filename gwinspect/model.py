@@ -225,6 +225,22 @@ class Trace:
         )
 
 
+class ProtocolViolation(AssertionError):
+    """Raised with ``strict=True`` once a request that broke an error-level rule is complete.
+
+    An ``AssertionError`` so test runners report it as a failed check; ``trace``
+    and ``violations`` say what broke.
+    """
+
+    def __init__(self, trace: Trace, violations: tuple[Violation, ...]) -> None:
+        self.trace = trace
+        self.violations = violations
+        where = f"{trace.request.method or trace.type} {trace.request.path}".strip()
+        listed = "; ".join(f"{v.rule}: {v.message}" for v in violations[:5])
+        more = f" (and {len(violations) - 5} more)" if len(violations) > 5 else ""
+        super().__init__(f"{len(violations)} protocol violation(s) in {where}: {listed}{more}")
+
+
 def _find_header(headers: tuple[Header, ...], name: str) -> str | None:
     name = name.lower()
     for k, v in headers:

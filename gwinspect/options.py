@@ -83,6 +83,9 @@ def make_settings(
         redactor=Redactor(patterns),
     )
     settings.on_finish.append(lambda rec: settings.store.finished(rec))
+    if validate or strict:
+        from .rules import install  # imported here: a bare `import gwinspect` stays light
+        install(settings)
     if console:
         from .render.live import attach_console  # imported only when asked: it loads rich lazily
         attach_console(settings)

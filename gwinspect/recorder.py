@@ -24,7 +24,7 @@ from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any
 
 from .jsonsafe import Captured
-from .model import ErrorInfo, Event, Request, Response, Trace
+from .model import ErrorInfo, Event, ProtocolViolation, Request, Response, Trace
 
 if TYPE_CHECKING:
     from .options import Settings
@@ -168,11 +168,18 @@ class Recorder:
         self.end_ns = perf_counter_ns()
         self.state = "complete"
         self.version += 1
+        strict: ProtocolViolation | None = None
         for listener in self.settings.on_finish:
             try:
                 listener(self)
+            except ProtocolViolation as exc:  # strict=True: for the caller, once every listener ran
+                strict = exc
             except Exception as bug:
                 self.fail(bug)
+        # Raised only when no app exception is on its way out (it was recorded as self.error just
+        # before), so with strict=True the app's own exception is still the one its caller sees.
+        if strict is not None and self.error is None:
+            raise strict
 
     # ---- building the trace (off the hot path) --------------------------
     def snapshot(self) -> Trace:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .jsonsafe import safe_repr, to_model
-from .model import Request, Response
+from .model import REDACTED, ProtocolViolation, Request, Response
 from .options import Settings, make_settings
 from .recorder import Recorder, error_info, exception_fields
 from .redact import Redactor
@@ -139,9 +139,11 @@ class WSGIRecorder(Recorder):
 
     def _headers(self, headers: Any) -> Any:
         if isinstance(headers, list) and all(isinstance(h, tuple) and len(h) == 2 for h in headers):
-            pairs = [(k if isinstance(k, str) else safe_repr(k), v if isinstance(v, str) else safe_repr(v))
-                     for k, v in headers]
-            return [list(h) for h in self.settings.redactor.headers(pairs)]
+            # A name or value that is not a str is kept as what it was (bytes as bytes) for the rules.
+            cap, redactor = self.settings.max_body, self.settings.redactor
+            return [[to_model(k, cap),
+                     REDACTED if redactor.matches(k if isinstance(k, str) else safe_repr(k)) else to_model(v, cap)]
+                    for k, v in headers]
         return to_model(headers, self.settings.max_body)
 
     def _context(self, redactor: Redactor) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
@@ -377,6 +379,8 @@ def _wrap_result(result: Iterable[bytes], rec: WSGIRecorder, environ: Environ) -
         if hasattr(result, "__len__"):
             return SizedRecordingIterable(result, rec)
         return RecordingIterable(result, rec)
+    except ProtocolViolation:
+        raise  # strict=True: the file response broke an error-level rule
     except Exception as bug:
         rec.fail(bug)
         return result
