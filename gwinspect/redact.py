@@ -29,13 +29,13 @@ def normalize_patterns(redact: Any) -> tuple[str, ...]:
     if redact is None:
         return DEFAULT_REDACT
     if isinstance(redact, str):
-        return (redact.lower(),)
+        redact = (redact,)  # one pattern, validated like any other ('' must not mean "off")
     if isinstance(redact, bool) or not isinstance(redact, Iterable):
         raise TypeError("redact= takes header names or '*substring*' patterns, or () to turn redaction off; "
                         f"got {redact!r}")
     patterns = tuple(str(p).lower() for p in redact)
     for p in patterns:
-        if not p.strip("*"):
+        if not p.strip().strip("*"):
             raise ValueError(f"redact pattern {p!r} would match every header; use redact=() to turn it off")
     return patterns
 
@@ -76,7 +76,9 @@ class Redactor:
         out = {}
         for key, value in env.items():
             if isinstance(value, str) and key in _QUERY_KEYS:
-                value = self.query(value)
+                # REQUEST_URI/RAW_URI carry the path too: redact only what follows the "?"
+                path, qmark, query = value.partition("?") if key != "QUERY_STRING" else ("", "", value)
+                value = path + qmark + self.query(query)
             elif isinstance(value, str) and self.environ_key_matches(key):
                 value = REDACTED
             out[key] = value
