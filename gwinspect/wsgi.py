@@ -138,7 +138,7 @@ class WSGIRecorder(Recorder):
         return {"detail": to_model(payload, cap)}
 
     def _headers(self, headers: Any) -> Any:
-        if isinstance(headers, list) and all(isinstance(h, tuple) and len(h) == 2 for h in headers):
+        if isinstance(headers, list) and all(isinstance(h, (tuple, list)) and len(h) == 2 for h in headers):
             # A name or value that is not a str is kept as what it was (bytes as bytes) for the rules.
             cap, redactor = self.settings.max_body, self.settings.redactor
             return [[to_model(k, cap),
@@ -173,7 +173,7 @@ class WSGIRecorder(Recorder):
         code = int(status[:3]) if isinstance(status, str) and status[:3].isdigit() else None
         pairs: list[tuple[str, str]] = []
         if isinstance(headers, list):
-            pairs = [(str(h[0]), str(h[1])) for h in headers if isinstance(h, tuple) and len(h) == 2]
+            pairs = [(str(h[0]), str(h[1])) for h in headers if isinstance(h, (tuple, list)) and len(h) == 2]
         size = self.out_size
         for _t_ns, kind, payload in self.events[:]:
             if kind == "file" and isinstance(payload, dict) and isinstance(payload.get("size"), int):
