@@ -1,0 +1,160 @@
+"""Redaction: on by default in every output, configurable, and impossible to turn off by accident."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+import gwinspect
+from tests.apps_core import (
+    blob_bytes,
+    events,
+    http_scope,
+    make_environ,
+    messages,
+    only_trace,
+    request_messages,
+    run_asgi,
+    run_wsgi,
+)
+
+SECRETS = ("Basic-QUxBRERJTjpvcGVu", "COOKIE-SECRET", "SETCOOKIE-SECRET", "APIKEY-SECRET", "PROXY-SECRET",
+           "TOKEN-HEADER-SECRET", "PASSWORD-HEADER-SECRET", "CLIENT-SECRET-VALUE", "QUERY-TOKEN-SECRET",
+           "QUERY-PASSWORD-SECRET", "QUERY-APIKEY-SECRET", "TRAILER-SECRET", "WS-ACCEPT-SECRET")
+
+REQUEST_HEADERS = {
+    "Authorization": "Basic-QUxBRERJTjpvcGVu", "Cookie": "sid=COOKIE-SECRET", "X-Api-Key": "APIKEY-SECRET",
+    "Proxy-Authorization": "PROXY-SECRET", "X-Auth-Token": "TOKEN-HEADER-SECRET",
+    "X-Password": "PASSWORD-HEADER-SECRET", "X-Client-Secret": "CLIENT-SECRET-VALUE", "X-Plain": "visible-value",
+}
+QUERY = "page=2&access_token=QUERY-TOKEN-SECRET&password=QUERY-PASSWORD-SECRET&x_api_key=QUERY-APIKEY-SECRET"
+
+
+def outputs(inspector: Any) -> list[str]:
+    """Every serialised form of the inspector's traces."""
+    traces = inspector.store.list()
+    return [gwinspect.dumps(traces), gwinspect.dumps(traces[0], indent=2), json.dumps([t.to_dict() for t in traces]),
+            repr(traces), gwinspect.dumps(gwinspect.loads(gwinspect.dumps(traces)))]
+
+
+def assert_no_secrets(inspector: Any) -> None:
+    for text in outputs(inspector):
+        leaked = [s for s in SECRETS if s in text]
+        assert not leaked, f"leaked {leaked}"
+        assert "visible-value" in text and "[redacted]" in text
+
+
+def wsgi_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Set-Cookie", "sid=SETCOOKIE-SECRET"),
+                              ("X-Plain", "visible-value")])
+    return [b"ok"]
+
+
+def test_wsgi_default_redaction_everywhere() -> None:
+    w = gwinspect.wrap(wsgi_app)
+    env = make_environ(path="/p", query=QUERY, headers=REQUEST_HEADERS, REQUEST_URI="/p?" + QUERY,
+                       RAW_URI="/p?" + QUERY)
+    run_wsgi(w, env)
+    assert env["HTTP_AUTHORIZATION"] == "Basic-QUxBRERJTjpvcGVu"  # the app's environ is not touched
+    assert_no_secrets(w)
+    d = only_trace(w)
+    req = dict(map(tuple, d["request"]["headers"]))
+    assert req["authorization"] == "[redacted]" and req["cookie"] == "[redacted]" and req["x-plain"] == "visible-value"
+    assert d["environ"]["HTTP_AUTHORIZATION"] == "[redacted]" and d["environ"]["HTTP_X_API_KEY"] == "[redacted]"
+    assert d["environ"]["HTTP_X_PLAIN"] == "visible-value"
+    assert d["request"]["query_string"] == \
+        "page=2&access_token=[redacted]&password=[redacted]&x_api_key=[redacted]"
+    assert d["environ"]["QUERY_STRING"] == d["request"]["query_string"]
+    [sr] = events(d, "start_response")
+    assert ["Set-Cookie", "[redacted]"] in sr["headers"] and ["X-Plain", "visible-value"] in sr["headers"]
+    assert ["Set-Cookie", "[redacted]"] in d["response"]["headers"]
+
+
+def test_wsgi_header_pairs_given_as_lists_are_redacted_too() -> None:
+    # wsgiref and gunicorn accept [name, value] lists as pairs: their values must not leak either.
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [["Set-Cookie", "sid=SETCOOKIE-SECRET"], ["X-Plain", "visible-value"]])
+        return [b""]
+    w = gwinspect.wrap(app)
+    run_wsgi(w, make_environ())
+    text = gwinspect.dumps(w.store.list())
+    assert "SETCOOKIE-SECRET" not in text and "visible-value" in text
+
+
+def test_asgi_default_redaction_in_scope_messages_and_summaries() -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "trailers": True,
+                    "headers": [(b"set-cookie", b"sid=SETCOOKIE-SECRET"), (b"x-plain", b"visible-value")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+        await send({"type": "http.response.trailers", "headers": [(b"x-secret-trailer", b"TRAILER-SECRET")]})
+    w = gwinspect.wrap(app)
+    headers = [(k.encode(), v.encode()) for k, v in REQUEST_HEADERS.items()]
+    run_asgi(w, http_scope("/p", query=QUERY.encode(), headers=headers), request_messages())
+    assert_no_secrets(w)
+    d = only_trace(w)
+    scope_headers = {blob_bytes(k): blob_bytes(v) for k, v in d["scope"]["headers"]}
+    assert scope_headers[b"Authorization"] == b"[redacted]" and scope_headers[b"X-Plain"] == b"visible-value"
+    assert blob_bytes(d["scope"]["query_string"]).startswith(b"page=2&access_token=[redacted]")
+    start = messages(d, "send")[0]
+    assert [blob_bytes(v) for k, v in start["headers"]] == [b"[redacted]", b"visible-value"]
+    assert ["set-cookie", "[redacted]"] in d["response"]["headers"]
+
+
+def test_websocket_accept_headers_are_redacted() -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept", "headers": [(b"set-cookie", b"WS-ACCEPT-SECRET"),
+                                                             (b"x-plain", b"visible-value")]})
+        await send({"type": "websocket.close"})
+    w = gwinspect.wrap(app)
+    run_asgi(w, http_scope("/ws", type_="websocket", headers=[(b"cookie", b"sid=COOKIE-SECRET")]),
+             [{"type": "websocket.connect"}])
+    text = gwinspect.dumps(w.store.list())
+    assert "WS-ACCEPT-SECRET" not in text and "COOKIE-SECRET" not in text and "visible-value" in text
+
+
+def test_extra_names_are_redacted_and_defaults_kept() -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("X-Internal-Id", "INTERNAL-42")])
+        return [b""]
+    w = gwinspect.wrap(app, redact=(*gwinspect.DEFAULT_REDACT, "x-internal-id", "*session*"))
+    run_wsgi(w, make_environ(query="sessionid=SESS-1", headers={"X-Internal-Id": "INTERNAL-42",
+                                                                "Authorization": "Basic-QUxBRERJTjpvcGVu"}))
+    text = gwinspect.dumps(w.store.list())
+    assert "INTERNAL-42" not in text and "SESS-1" not in text and "Basic-QUxBRERJTjpvcGVu" not in text
+    assert "x-internal-id" in text.lower()  # the name stays, only the value goes
+
+
+def test_redact_none_means_default() -> None:
+    w = gwinspect.wrap(wsgi_app, redact=None)
+    run_wsgi(w, make_environ(headers=REQUEST_HEADERS, query=QUERY))
+    assert w.settings.redact == gwinspect.DEFAULT_REDACT
+    assert_no_secrets(w)
+
+
+@pytest.mark.parametrize("off", [(), []])
+def test_only_an_explicit_empty_collection_turns_redaction_off(off: Any) -> None:
+    w = gwinspect.wrap(wsgi_app, redact=off)
+    run_wsgi(w, make_environ(headers=REQUEST_HEADERS, query=QUERY))
+    text = gwinspect.dumps(w.store.list())
+    assert "Basic-QUxBRERJTjpvcGVu" in text and "SETCOOKIE-SECRET" in text and "QUERY-TOKEN-SECRET" in text
+
+
+@pytest.mark.parametrize("bad", [False, True, "", " ", 0, ("",), ("*",), ("**",), ["authorization", ""]],
+                         ids=repr)
+def test_configurations_that_would_silently_disable_redaction_are_errors(bad: Any) -> None:
+    with pytest.raises((TypeError, ValueError)):
+        gwinspect.wrap(wsgi_app, redact=bad)
+
+
+def test_query_in_request_uri_is_redacted_when_the_secret_comes_first() -> None:
+    w = gwinspect.wrap(wsgi_app)
+    query = "x_api_key=QUERY-APIKEY-SECRET&authorization=QUERY-TOKEN-SECRET&page=2"
+    run_wsgi(w, make_environ(path="/p", query=query, REQUEST_URI="/p?" + query, RAW_URI="/p?" + query))
+    d = only_trace(w)
+    text = gwinspect.dumps(w.store.list())
+    assert "QUERY-APIKEY-SECRET" not in text and "QUERY-TOKEN-SECRET" not in text
+    assert d["environ"]["REQUEST_URI"] == "/p?x_api_key=[redacted]&authorization=[redacted]&page=2"
