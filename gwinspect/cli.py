@@ -20,6 +20,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gwinspect.commands.run",
     "gwinspect.commands.demo",
     "gwinspect.commands.export",
+    "gwinspect.commands.serve",
+    "gwinspect.commands.tail",
+    "gwinspect.commands.dump",
 )
 
 
