@@ -62,10 +62,10 @@ def header(trace: Trace) -> Text:
     if trace.request.method:
         line.append(f"  {escape(trace.request.method)}", style="bold")
     line.append(f"  {target(trace)}", style="bold")
+    if trace.type != "lifespan" and (status is not None or trace.state == "complete"):
+        line.append(f"  {status if status is not None else 'no response'}", style=style)
     if trace.state != "complete":
         line.append("  in progress", style="magenta")
-    elif trace.type != "lifespan":
-        line.append(f"  {status if status is not None else 'no response'}", style=style)
     line.append(f"  {human_ms(trace.duration_ms)}")
     out = trace.response.body_size if trace.response else 0
     line.append(f"  ↑{human_size(trace.request.body_size)} ↓{human_size(out)}", style="dim")
@@ -104,7 +104,7 @@ def waterfall(trace: Trace, *, full: bool, width: int) -> Table:
     bar_width = max(8, min(32, width // 6))
     rows: list[Row] = [describe(i, e, False, width) for i, e in enumerate(trace.events)]
     offset_width = max([11] + [len(_offset(r.t_ms)) for r in rows])
-    label_width = min(30, max([5] + [len(r.label) for r in rows]))
+    label_width = min(34, max([5] + [len(r.label) for r in rows]))
     summary_width = max(12, width - offset_width - 1 - label_width - bar_width - 4)
     # Full mode shows each body whole below its event (no previews); compact merges runs of them.
     rows = [describe(i, e, True, 0) for i, e in enumerate(trace.events)] if full else merge(rows)
