@@ -23,6 +23,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gwinspect.commands.serve",
     "gwinspect.commands.tail",
     "gwinspect.commands.dump",
+    "gwinspect.commands.rules",
+    "gwinspect.commands.check",
 )
 
 
