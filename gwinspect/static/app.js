@@ -68,6 +68,7 @@ async function loadList() {
     $("older").disabled = last >= doc.total;
     $("list-error").hidden = true;
   } catch (err) {
+    if (!err.status) console.error(err);
     $("list-error").hidden = false;
     $("list-error").textContent = `Could not load requests: ${err.message}`;
   } finally {
@@ -86,6 +87,7 @@ async function loadDetail(id) {
     if (state.view === "detail" && state.traceId === id) renderDetail(root, trace, curl);
     return trace;
   } catch (err) {
+    if (!err.status) console.error(err); // a bug in the page, not a missing trace
     clear(root).append(h("a", { class: "button", href: "#/", text: "← All requests" }),
       h("p", { class: "error-text", text: `Could not load this request: ${err.message}` }));
     return null;

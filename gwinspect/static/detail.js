@@ -1,7 +1,7 @@
 // The detail view of one trace: summary, actions, error, waterfall, headers, bodies,
 // violations, and the environ or scope -- every value as text.
 import { bodyView } from "./body.js";
-import { clear, fmtBytes, fmtMs, h, show, statusClass } from "./dom.js";
+import { append, clear, fmtBytes, fmtMs, h, show, statusClass } from "./dom.js";
 import { firstByte, timelineView } from "./timeline.js";
 
 function table(rows, empty) {
@@ -45,7 +45,7 @@ export function renderDetail(root, trace, curl) {
   copy.addEventListener("click", () => copyText(curl || "", copy, curlBox));
   const target = req.path + (req.query_string ? `?${req.query_string}` : "");
 
-  root.append(
+  append(root, [
     h("div", { class: "detail-head" },
       h("a", { class: "button", href: "#/", text: "← All requests" }),
       h("h1", { class: "detail-title" },
@@ -67,7 +67,7 @@ export function renderDetail(root, trace, curl) {
     ].map(([k, v]) => h("div", {}, h("dt", { text: k }), h("dd", { text: v })))),
     trace.disconnected ? h("p", { class: "flag warn", text: "The client disconnected before the response was complete." }) : null,
     trace.partial ? h("p", { class: "flag warn", text: "Partial trace: gwinspect could not record everything (the app was not affected)." }) : null,
-  );
+  ]);
   if (trace.error) {
     root.append(section("Exception", h("p", { class: "error-text", text: `${trace.error.type}: ${trace.error.message}` }),
       h("pre", { class: "code traceback", text: trace.error.traceback })));

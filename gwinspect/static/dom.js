@@ -15,7 +15,7 @@ export function h(tag, attrs, ...children) {
 }
 
 export function append(el, children) {
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     el.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -78,7 +78,9 @@ export async function getJSON(url) {
   if (!response.ok) {
     let message = `${response.status}`;
     try { message = (await response.json()).error || message; } catch (_) { /* not JSON */ }
-    throw new Error(message);
+    const err = new Error(message);
+    err.status = response.status;
+    throw err;
   }
   return response.json();
 }

@@ -1,6 +1,6 @@
 // The waterfall: one row per recorded event, at its offset, with the time until the
 // next event as its bar; violations next to their event; a scrubber that replays it.
-import { fmtBytes, fmtMs, h, isBlob, show } from "./dom.js";
+import { append, fmtBytes, fmtMs, h, isBlob, show } from "./dom.js";
 
 const MAX_ROWS = 2000; // more rows on demand: a long WebSocket can hold 10,000 events
 
@@ -132,10 +132,10 @@ export function timelineView(trace) {
     [0, 0.25, 0.5, 0.75, 1].map((f) => { const s = h("span", { text: fmtMs(f * end) }); s.style.left = `${f * 100}%`; return s; }));
   const marker = ttfb !== null ? h("span", { class: "wf-ttfb", title: `time to first byte ${fmtMs(ttfb)}` }) : null;
   if (marker) marker.style.left = pct(ttfb);
-  box.append(h("div", { class: "wf-controls" }, h("label", { class: "scrub-label" }, "Replay ", scrub), readout),
+  append(box, [h("div", { class: "wf-controls" }, h("label", { class: "scrub-label" }, "Replay ", scrub), readout),
     h("div", { class: "wf-header" }, h("span", { class: "wf-head-cols", text: "#  offset  duration  event" }),
       h("span", { class: "wf-track wf-scale-track" }, ticks, marker)),
-    rows, more);
+    rows, more]);
   if (!events.length) box.append(h("p", { class: "muted", text: "No events recorded." }));
   return box;
 }
