@@ -55,6 +55,10 @@ def _walk(trace: Trace) -> Response:
         kind = message_type(message)
         if direction != "send" or message is None or kind is None:
             continue
+        if kind == "http.response.trailers" and not r.trailers:
+            r.findings.append(("ASGI-HTTP-004", "http.response.trailers sent but trailers=True was not "
+                                                "announced in http.response.start", i))
+            continue
         if r.complete:
             r.findings.append(("ASGI-HTTP-003", f"{kind} sent after the response was complete", i))
             continue
@@ -83,9 +87,6 @@ def _walk(trace: Trace) -> Response:
                 r.last_body = i
             r.body_done = kind == "http.response.pathsend" or message.get("more_body") is not True
         elif kind == "http.response.trailers":
-            if not r.trailers:
-                r.findings.append(("ASGI-HTTP-004", "http.response.trailers sent but trailers=True was not "
-                                                    "announced in http.response.start", i))
             r.trailers_done = message.get("more_trailers") is not True
     return r
 
