@@ -39,6 +39,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import gwinspect
+
     from ..demo import asgi_app, wsgi_app
     if not 0 < args.port < 65535:
         raise CLIError(f"--port must be 1-65534, got {args.port}")
@@ -122,6 +123,10 @@ def send_traffic(running: list[Running], stop: threading.Event) -> None:
                 print(f"gwinspect demo: {method} {path} failed: {exc}", file=sys.stderr)
         if r.name == "uvicorn" and not stop.is_set():
             websocket_echo(r.url.replace("http://", "ws://") + "/ws")
+    from ..render.live import flush
+    flush()  # their timelines first, then the hint
+    print(f"gwinspect demo: sent the demo requests; see them at {running[0].url}/__inspect__", file=sys.stderr,
+          flush=True)
 
 
 def websocket_echo(url: str) -> None:
