@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Iterable, Sequence
 from typing import IO, Any
 
@@ -56,7 +57,7 @@ def target(trace: Trace) -> str:
 def header(trace: Trace) -> Text:
     """The one-line summary: protocol, method, path, status, duration, bytes in/out, client."""
     status = status_of(trace)
-    style = STATUS_STYLE[status_class(status)]
+    style = STATUS_STYLE["5xx" if trace.error is not None else status_class(status)]
     line = Text()
     line.append(f"{escape(trace.protocol).upper()} {escape(trace.type)}", style="bold")
     if trace.request.method:
@@ -135,13 +136,26 @@ def waterfall(trace: Trace, *, full: bool, width: int) -> Table:
     return grid
 
 
+# gwinspect's own adapter frames sit between the server and the app in every traceback: noise in the
+# compact view (the full view keeps them).
+OWN_FRAME = re.compile(r'File ".*[/\\]gwinspect[/\\](?:wsgi|asgi)\.py"')
+
+
 def _traceback_lines(tb: str, full: bool) -> list[str]:
+    """The whole traceback (full), or the last frames of the final exception, without its repeated message."""
     lines = escape(tb, keep_newlines=True).splitlines()
-    if full or not lines:
+    if full:
         return lines
-    starts = [i for i, ln in enumerate(lines) if ln.lstrip().startswith("File ")]
-    keep = starts[-TRACEBACK_FRAMES:]
-    return lines[keep[0]:] if keep else lines[-TRACEBACK_FRAMES:]
+    frames: list[list[str]] = []
+    for line in lines:
+        if line.startswith("Traceback "):
+            frames = []  # a chained exception: only the last one's frames
+        elif line.startswith("  File "):
+            frames.append([line])
+        elif line.startswith("    ") and frames:
+            frames[-1].append(line)
+    kept = [f for f in frames if not OWN_FRAME.search(f[0])] or frames
+    return [line for frame in kept[-TRACEBACK_FRAMES:] for line in frame]
 
 
 def timeline(trace: Trace, *, full: bool = False, width: int = 100) -> RenderableType:
@@ -185,7 +199,7 @@ LIST_COLUMNS = (("time", "left", 0), ("proto", "left", 90), ("method", "left", 0
 
 def _list_cells(t: Trace) -> dict[str, Text]:
     status = status_of(t)
-    style = STATUS_STYLE[status_class(status)]
+    style = STATUS_STYLE["5xx" if t.error is not None else status_class(status)]
     clock = t.started_at[11:23] if len(t.started_at) >= 23 else t.started_at
     shown_status = "…" if t.state != "complete" else (str(status) if status is not None else "-")
     if t.error is not None:
@@ -212,7 +226,7 @@ def trace_list(traces: Sequence[Trace], width: int = 120) -> Table:
         table.add_column(name, justify=justify, no_wrap=True, overflow="ellipsis",  # type: ignore[arg-type]
                          width=min(natural[name], path_width) if name == "path" else natural[name])
     for t, cells in zip(traces, rows, strict=True):
-        style = STATUS_STYLE[status_class(status_of(t))]
+        style = STATUS_STYLE["5xx" if t.error is not None else status_class(status_of(t))]
         table.add_row(*(cells[name] for name, _ in columns), style=style if style == "bold red" else None)
     return table
 
