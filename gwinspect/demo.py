@@ -13,6 +13,7 @@ import asyncio
 import json
 import time
 from collections.abc import Iterable
+from email.message import Message
 from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qs
@@ -33,7 +34,7 @@ def index_html(protocol: str, panel: str = "/__inspect__") -> bytes:
                     if protocol == "asgi" or m != "WS")
     return (f"<!doctype html><meta charset=utf-8><title>gwinspect demo ({protocol})</title>"
             f"<h1>gwinspect demo: the {protocol.upper()} app</h1><ul>{items}</ul>"
-            f'<p>Every request is recorded: open <a href="{panel}">{panel}</a>.</p>\n').encode("utf-8")
+            f'<p>Every request is recorded: open <a href="{panel}">{panel}</a>.</p>\n').encode()
 
 
 def parse_form(content_type: str, body: bytes) -> dict[str, Any]:
@@ -41,9 +42,13 @@ def parse_form(content_type: str, body: bytes) -> dict[str, Any]:
     if content_type.startswith("multipart/form-data"):
         msg = BytesParser().parsebytes(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
         fields: dict[str, Any] = {}
-        for part in msg.iter_parts() if msg.is_multipart() else ():
+        parts = msg.get_payload() if msg.is_multipart() else []
+        for part in parts if isinstance(parts, list) else []:
+            if not isinstance(part, Message):
+                continue
             name = part.get_param("name", header="content-disposition") or "?"
-            data = part.get_payload(decode=True) or b""
+            payload = part.get_payload(decode=True)
+            data = payload if isinstance(payload, bytes) else b""
             filename = part.get_filename()
             fields[str(name)] = ({"filename": filename, "size": len(data)} if filename
                                  else data.decode("utf-8", "replace"))

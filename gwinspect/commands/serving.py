@@ -9,6 +9,7 @@ handlers of its own, so it never re-raises the signal after shutting down.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import socketserver
@@ -57,10 +58,8 @@ def start_asgi(app: Any, host: str, port: int, *, log_level: str = "warning") ->
             server.should_exit = True
             raise CLIError(f"uvicorn could not serve on {host}:{port} (is the port in use?)")
         time.sleep(0.02)
-    try:  # --port 0: the port the system chose
+    with contextlib.suppress(AttributeError, IndexError, OSError):  # --port 0: the port the system chose
         port = int(server.servers[0].sockets[0].getsockname()[1])
-    except (AttributeError, IndexError, OSError):
-        pass
 
     def stop() -> None:
         server.should_exit = True
