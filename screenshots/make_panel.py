@@ -10,6 +10,7 @@ headless Chromium (Debian's ``chromium``) through Playwright against the panel.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -71,10 +72,8 @@ def fallback_traffic(base: str) -> None:
                                ("GET", "/slow", None), ("GET", "/missing", None), ("GET", "/api/items?page=2", None)]:
         req = urllib.request.Request(base + path, data=body, method=method,
                                      headers={"content-type": "application/json"})
-        try:
+        with contextlib.suppress(OSError):  # a 404 is part of the show
             urllib.request.urlopen(req, timeout=10).read()
-        except OSError:
-            pass
 
 
 def wait_for_traces(base: str, n: int, timeout: float = 30.0) -> None:

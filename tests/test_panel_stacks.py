@@ -88,9 +88,9 @@ def test_asgi_panel_through_starlette_testclient() -> None:
         assert detail["id"] == post["id"] and detail["format"] == "gwinspect/1"
         assert client.get("/__inspect__/api/clear").status_code == 405
         assert client.post("/__inspect__/api/clear", headers={"origin": "http://evil.example"}).status_code == 403
-        with pytest.raises(Exception):  # noqa: B017 -- the server refuses the handshake (403)
-            with client.websocket_connect("/__inspect__/api/events"):
-                pass
+        from starlette.websockets import WebSocketDisconnect
+        with pytest.raises(WebSocketDisconnect), client.websocket_connect("/__inspect__/api/events"):
+            pass  # the panel refuses WebSocket handshakes (servers answer 403)
     assert calls == ["/items"]
     remote = TestClient(inspector, base_url="http://localhost", client=("203.0.113.5", 5000))
     response = remote.get("/__inspect__/api/traces")
