@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 from collections.abc import Callable
 from typing import Any
@@ -73,10 +74,8 @@ def asgi_trace(app: Any, kind: str = "http", incoming: list[dict[str, Any]] | No
         return None
 
     async def main() -> None:
-        try:
+        with contextlib.suppress(Exception):
             await asyncio.wait_for(inspector(the_scope, receive, send), 5)
-        except Exception:
-            pass
     asyncio.run(main())
     traces = inspector.store.list()
     assert len(traces) == 1

@@ -105,7 +105,10 @@ def check_types(trace: Trace) -> Iterator[Finding]:
             continue
         known = SCHEMA.get((trace.type, direction), {})
         if kind not in known:
-            yield "ASGI-MSG-002", f"{kind!r} cannot be {direction[:-1]}ed in a {trace.type} scope", i
+            if direction == "send":
+                yield "ASGI-MSG-002", f"{kind!r} cannot be sent in a {trace.type} scope", i
+            else:  # apps must ignore what they do not know; test harnesses send such events on purpose
+                yield "ASGI-MSG-006", f"the server sent {kind!r}, which a {trace.type} scope does not define", i
             continue
         extension, fields = known[kind]
         if extension is not None and extension not in extensions:
