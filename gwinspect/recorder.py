@@ -39,6 +39,16 @@ _id_lock = threading.Lock()
 _id_pool: list[str] = []
 
 
+def _ids_after_fork_in_child() -> None:
+    _id_pool.clear()  # a forked worker (gunicorn --preload) must not hand out its parent's remaining ids
+    _id_lock.release()
+
+
+# The lock is held across fork() so the child never inherits it locked by a thread that does not exist there.
+os.register_at_fork(before=_id_lock.acquire, after_in_parent=_id_lock.release,
+                    after_in_child=_ids_after_fork_in_child)
+
+
 def new_trace_id() -> str:
     with _id_lock:
         if not _id_pool:
