@@ -68,7 +68,10 @@ def create_private(path: Path) -> None:
 
     SQLite creates ``-wal`` and ``-shm`` with the main file's mode, so 0600 here covers all three.
     """
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot create the folder {path.parent}: {exc.strerror or exc}") from None
     with contextlib.suppress(FileExistsError):  # another worker created it first: fine
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 

@@ -65,7 +65,7 @@ class SQLiteStore:
     """The :class:`~gwinspect.store.TraceStore` protocol over an SQLite file (WAL), safe across processes."""
 
     def __init__(self, path: str | os.PathLike[str], *, max_traces: int = 10_000, max_age: float | None = None,
-                 queue_size: int = 1000, create: bool = True) -> None:
+                 queue_size: int = 5000, create: bool = True) -> None:
         if not isinstance(max_traces, int) or isinstance(max_traces, bool) or max_traces < 1:
             raise ValueError(f"max_traces must be a positive integer, got {max_traces!r}")
         if max_age is not None and not max_age > 0:
@@ -75,12 +75,13 @@ class SQLiteStore:
         self.max_age = max_age
         prepare(self.path, create)
         self._live: OrderedDict[str, _Live] = OrderedDict()
+        self._queued: dict[str, TraceSource] = {}  # in the writer's queue, not yet taken: no need to queue again
         self._lock = threading.Lock()
         self._local_changes = 0
         self._pool: list[sqlite3.Connection] = []
         self._cache: OrderedDict[tuple[str, int], Trace] = OrderedDict()
         self._writer = StoreWriter(self.path, max_traces=max_traces, max_age=max_age, queue_size=queue_size,
-                                   committed=self._committed, long_running=self._long_running)
+                                   taken=self._taken, committed=self._committed, long_running=self._long_running)
         ref = weakref.ref(self)
 
         def after_fork() -> None:
@@ -135,10 +136,23 @@ class SQLiteStore:
         self._submit(source)
 
     def _submit(self, source: TraceSource) -> None:
+        with self._lock:
+            # A WSGI request finishes, then its close() comes: one write, built when the writer gets to it.
+            if self._queued.get(source.trace_id) is source:
+                return
+            self._queued[source.trace_id] = source
         if not self._writer.submit(source):
+            self._taken([source])
             self._committed([source])  # dropped: counted by the writer, forgotten here
 
     # ---- called by the writer thread ----------------------------------------
+    def _taken(self, sources: list[TraceSource]) -> None:
+        """The writer is about to build these: a change from now on must queue them again."""
+        with self._lock:
+            for source in sources:
+                if self._queued.get(source.trace_id) is source:
+                    del self._queued[source.trace_id]
+
     def _committed(self, sources: list[TraceSource]) -> None:
         with self._lock:
             for source in sources:
@@ -166,6 +180,7 @@ class SQLiteStore:
         """In a forked child: the parent's requests and connections are not ours (never close them here)."""
         self._lock = threading.Lock()
         self._live = OrderedDict()
+        self._queued = {}
         self._pool = []
 
     # ---- reading ----------------------------------------------------------------

@@ -49,13 +49,14 @@ class StoreWriter:
     """Writes finished (and long-running) traces to the database, off the request path."""
 
     def __init__(self, path: Path, *, max_traces: int, max_age: float | None, queue_size: int,
-                 committed: Callable[[list[TraceSource]], None],
+                 taken: Callable[[list[TraceSource]], None], committed: Callable[[list[TraceSource]], None],
                  long_running: Callable[[], list[TraceSource]]) -> None:
         self.path = path
         self.max_traces = max_traces
         self.max_age = max_age
         self.queue_size = queue_size
         self.dropped = 0
+        self._taken = taken
         self._committed = committed
         self._long_running = long_running
         self._reset()
@@ -175,6 +176,7 @@ class StoreWriter:
         for source in batch:  # a late close() queues a trace twice: write it once, as it is now
             latest.pop(source.trace_id, None)
             latest[source.trace_id] = source
+        self._taken(list(latest.values()))
         built: list[tuple[TraceSource, Trace]] = []
         for source in latest.values():
             try:
