@@ -15,7 +15,7 @@ import pytest
 from gwinspect.query import matches
 from gwinspect.store import FinishedTrace, MemoryStore, TraceStore
 from gwinspect.store_sqlite import SQLiteStore
-from tests.store_helpers import T0, Blocking, InFlight, hit, make_trace, wrapped
+from tests.store_helpers import Blocking, InFlight, hit, make_trace, wrapped
 
 
 @pytest.fixture

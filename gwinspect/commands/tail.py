@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -81,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
         revision = store.revision  # read before the backlog: anything written meanwhile comes again, and is skipped
         for trace in reversed(store.list(limit=args.lines, query=query) if args.lines else []):
             follower.show(trace)
+        shown = f" matching {escape(query)!r}" if query else ""
+        print(f"gwinspect: following {escape(str(store.path))}{shown} (Ctrl-C to stop)", file=sys.stderr, flush=True)
         while not stop.wait(args.interval):
             if store.revision != revision:
                 revision, traces = store.changed_since(revision, query)
