@@ -52,6 +52,8 @@ def to_model(value: Any, cap: int, depth: int = 0) -> Any:
     if depth >= MAX_DEPTH:
         return safe_repr(value)
     if isinstance(value, dict):
+        if Blob.looks_like(value):  # would be read back as bytes (or not at all): keep it as text
+            return safe_repr(value)
         out: dict[str, Any] = {}
         for i, (k, v) in enumerate(value.items()):
             if i >= MAX_ITEMS:
