@@ -41,11 +41,11 @@ def loads(text: str | bytes) -> list[Trace]:
     """Read a dump (one trace or a bundle); raises ``ValueError`` on anything else."""
     try:
         doc = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise ValueError(f"not JSON: {exc}") from exc
     try:
         return from_document(doc)
-    except (KeyError, TypeError, AttributeError) as exc:
+    except (KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise ValueError(f"not a valid {FORMAT} dump: {type(exc).__name__}: {exc}") from exc
 
 
