@@ -10,6 +10,7 @@ sequence (and identity) of the messages sent.
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import json
 import sys
@@ -207,14 +208,19 @@ def messages(d: dict[str, Any], kind: str | None = None) -> list[dict[str, Any]]
     return [e["message"] for e in d["events"] if "message" in e and (kind is None or e["kind"] == kind)]
 
 
-def schema() -> dict[str, Any]:
-    return json.loads(resources.files("gwinspect").joinpath("trace.schema.json").read_text())  # type: ignore[no-any-return]
+@functools.cache
+def schema_validator() -> Any:
+    import jsonschema
+    schema = json.loads(resources.files("gwinspect").joinpath("trace.schema.json").read_text(encoding="utf-8"))
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
 
 
 def validate_dump(text: str) -> Any:
-    import jsonschema
+    """Parse a dump and validate it against the shipped gwinspect/trace.schema.json."""
     doc = json.loads(text)
-    jsonschema.validate(doc, schema())
+    schema_validator().validate(doc)
     return doc
 
 
