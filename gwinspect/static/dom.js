@@ -69,7 +69,11 @@ export function show(v) {
     const text = v.encoding === "utf-8" ? v.data : `base64:${v.data}`;
     return v.truncated ? `${text} … [truncated: ${v.data.length} of ${v.size} bytes]` : text;
   }
-  if (typeof v === "object") return JSON.stringify(v, (k, x) => (isBlob(x) ? show(x) : x), 2);
+  if (typeof v === "object") {
+    const replacer = (k, x) => (isBlob(x) ? show(x) : x);
+    const flat = JSON.stringify(v, replacer);
+    return flat.length <= 80 ? flat : JSON.stringify(v, replacer, 2);
+  }
   return String(v);
 }
 

@@ -89,7 +89,7 @@ export function timelineView(trace) {
           } },
         h("span", { class: "wf-i", text: i }), h("span", { class: "wf-t", text: fmtMs(ev.t_ms) }),
         h("span", { class: "wf-d", text: `+${fmtMs(Math.max(0, next - ev.t_ms))}` }),
-        h("span", { class: `wf-label lane-${lane}`, text: label }),
+        h("span", { class: `wf-label lane-${lane}`, title: label, text: label }),
         h("span", { class: "wf-track" }, bar)),
         (byEvent.get(i) || []).map((v) => h("p", { class: `violation sev-${v.severity}` },
           h("span", { class: "badge", text: v.severity }), ` ${v.rule}: ${v.message}`)),
