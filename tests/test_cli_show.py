@@ -149,3 +149,18 @@ def test_errors_are_one_line(dump: tuple[Path, list[gwinspect.Trace]], tmp_path:
     assert "cannot write" in error_of(cli("export", "svg", str(path), "-o", str(tmp_path / "no" / "x.svg")))
     hostile = error_of(cli("show", str(tmp_path / "evil\x1b[2J.json")))
     assert "\x1b" not in hostile and "\\x1b[2J" in hostile
+
+
+def test_a_dump_with_values_of_the_wrong_types_renders_without_a_traceback(
+        dump: tuple[Path, list[gwinspect.Trace]], tmp_path: Path) -> None:
+    path, _ = dump
+    doc = json.loads(path.read_text())
+    doc["traces"][0]["request"]["path"] = ["not", "a", "string"]
+    doc["traces"][0]["duration_ms"] = {"odd": 1}
+    doc["traces"][1]["response"]["status"] = [500]
+    doc["traces"][2]["events"][0]["message"] = "\x1b[2J not a dict"
+    odd = tmp_path / "odd.json"
+    odd.write_text(json.dumps(doc))
+    r = cli("show", str(odd), "--full")
+    assert "Traceback" not in r.stderr and "\x1b" not in r.stdout
+    assert r.returncode == 0, r.stderr

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..cli import CLIError
 from ..render.text import escape
-from .show import add_common, read_dump, select
+from .show import add_common, malformed_is_an_error, read_dump, select
 
 
 def register(sub: Any) -> None:
@@ -32,7 +32,8 @@ def export_svg(args: argparse.Namespace) -> int:
         raise CLIError("the dump holds no traces")
     if args.width < 40:
         raise CLIError("--width must be at least 40")
-    image = svg(traces, full=args.full, width=args.width, title=args.title, listing=args.list)
+    with malformed_is_an_error(args.file):
+        image = svg(traces, full=args.full, width=args.width, title=args.title, listing=args.list)
     try:
         with open(args.output, "w", encoding="utf-8") as f:
             f.write(image)

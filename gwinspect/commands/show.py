@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ..cli import CLIError
@@ -82,10 +84,21 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from ..render.terminal import make_console, print_traces, trace_list
     console = make_console(no_color=args.no_color, width=args.width)
-    if not traces:
-        console.print("(the dump holds no traces)")
-    elif args.list:
-        console.print(trace_list(traces, console.width))
-    else:
-        print_traces(console, traces, full=args.full)
+    with malformed_is_an_error(args.file):
+        if not traces:
+            console.print("(the dump holds no traces)")
+        elif args.list:
+            console.print(trace_list(traces, console.width))
+        else:
+            print_traces(console, traces, full=args.full)
     return 0
+
+
+@contextmanager
+def malformed_is_an_error(path: str) -> Iterator[None]:
+    """A dump that loads but holds values of the wrong types: one line, not a traceback."""
+    try:
+        yield
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+        shown = "stdin" if path == "-" else escape(path)
+        raise CLIError(f"{shown} holds a malformed trace ({type(exc).__name__}: {escape(exc)})") from None

@@ -43,7 +43,8 @@ def make_console(file: IO[str] | None = None, *, no_color: bool = False, width: 
 
 
 def status_of(trace: Trace) -> int | None:
-    return trace.response.status if trace.response else None
+    status = trace.response.status if trace.response else None
+    return status if isinstance(status, int) and not isinstance(status, bool) else None
 
 
 def target(trace: Trace) -> str:
@@ -51,7 +52,7 @@ def target(trace: Trace) -> str:
     req = trace.request
     if trace.type == "lifespan":
         return "lifespan"
-    return escape(req.path + (f"?{req.query_string}" if req.query_string else ""))
+    return escape(req.path) + (f"?{escape(req.query_string)}" if req.query_string else "")
 
 
 def header(trace: Trace) -> Text:
@@ -113,7 +114,8 @@ def waterfall(trace: Trace, *, full: bool, width: int) -> Table:
     for v in trace.violations:
         if isinstance(v.event, int) and 0 <= v.event < len(trace.events):
             by_event.setdefault(v.event, []).append(v)
-    total = max([trace.duration_ms or 0.0] + [e.t_ms for e in trace.events])
+    duration = trace.duration_ms if isinstance(trace.duration_ms, (int, float)) else 0.0
+    total = max([duration] + [e.t_ms for e in trace.events])
     # Fixed widths: rich would otherwise squeeze the offsets and bars before the summaries.
     grid = Table.grid(padding=(0, 1), expand=False)
     grid.add_column(justify="right", no_wrap=True, width=offset_width)

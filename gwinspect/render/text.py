@@ -69,6 +69,8 @@ def escape(value: Any, *, keep_newlines: bool = False) -> str:
 def human_size(n: int | None) -> str:
     if n is None:
         return "-"
+    if not isinstance(n, int):
+        return escape(repr(n))[:20]  # a malformed dump
     if n < 1024:
         return f"{n} B"
     size, units = n / 1024, ["KB", "MB", "GB"]
@@ -81,6 +83,8 @@ def human_size(n: int | None) -> str:
 def human_ms(ms: float | None) -> str:
     if ms is None:
         return "…"
+    if not isinstance(ms, (int, float)):
+        return escape(repr(ms))[:20]  # a malformed dump
     if ms < 1:
         return f"{ms * 1000:.0f} µs"
     if ms < 1000:
