@@ -93,7 +93,7 @@ class ASGIRecorder(Recorder):
         s = self.scope
         redactor = self.settings.redactor
         headers = []
-        for pair in s.get("headers") or ():
+        for pair in _iterable(s.get("headers")):
             try:
                 name, value = pair
                 headers.append((as_text(name).lower(), as_text(value)))
@@ -127,7 +127,7 @@ class ASGIRecorder(Recorder):
         else:
             status = start.get("status")
         pairs = []
-        for pair in start.get("headers") or ():
+        for pair in _iterable(start.get("headers")):
             try:
                 name, value = pair
                 pairs.append((as_text(name).lower(), as_text(value)))
@@ -135,6 +135,16 @@ class ASGIRecorder(Recorder):
                 continue
         return Response(status if isinstance(status, int) else None, self.settings.redactor.headers(pairs),
                         self.out_size)
+
+
+def _iterable(value: Any) -> Any:
+    """Headers as given, or nothing when they are not iterable (a broken app's; the rules report it)."""
+    if isinstance(value, (list, tuple)):
+        return value
+    try:
+        return list(value or ())
+    except TypeError:
+        return ()
 
 
 def asgi2_to_asgi3(app: Any) -> ASGIApp:
