@@ -154,6 +154,8 @@ class StopSignals:
         self._previous: dict[int, Any] = {}
 
     def _handler(self, signum: int, _frame: Any) -> None:
+        if self.event.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C while stopping: give up waiting (exit 130)
         self.received.append(signum)
         self.event.set()
 
