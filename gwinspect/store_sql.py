@@ -16,10 +16,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sqlite3
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from .model import Trace
 from .query import _METHODS, _PROTOCOLS, _STATUS, _TYPES
@@ -50,6 +52,34 @@ CREATE INDEX IF NOT EXISTS traces_rev ON traces (rev);
 COLUMNS = ("id", "started", "started_at", "method", "path", "status", "protocol", "type", "duration", "error",
            "state", "method_l", "path_l", "target_l", "status_text", "data", "rev")
 INSERT = f"INSERT OR REPLACE INTO traces ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+
+
+def parse_duration(text: str) -> float:
+    """``"90"``, ``"90s"``, ``"15m"``, ``"2h"``, ``"7d"`` -> seconds."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text.lower())
+    if not m:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 15m, 2h, 7d)")
+    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
+def parse_url(url: str) -> tuple[str, dict[str, Any]]:
+    """``sqlite:///rel.db`` or ``sqlite:////abs.db``, with ``?max_traces=N&max_age=7d`` -> (path, options)."""
+    rest = url.strip()[len("sqlite:"):]
+    if not rest.startswith("///") or len(rest) == 3:
+        raise StoreError(f"bad store URL {url!r}: use sqlite:///relative.db or sqlite:////absolute/path.db")
+    location, _, query = rest[3:].partition("?")
+    options: dict[str, Any] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        try:
+            if name == "max_traces":
+                options[name] = int(value)
+            elif name == "max_age":
+                options[name] = parse_duration(value)
+            else:
+                raise ValueError(f"unknown option {name!r} (max_traces, max_age)")
+        except ValueError as exc:
+            raise StoreError(f"bad store URL {url!r}: {exc}") from None
+    return location, options
 
 
 def describe(exc: sqlite3.Error) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sqlite3
 import threading
 import time
@@ -22,43 +21,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
 
 from .model import Trace
 from .query import matches
 from .store import FinishedTrace, StoreError, TraceSource
+from .store_live import LocalTraces
 from .store_sql import connect as sql_connect
-from .store_sql import describe, epoch, prepare, where
+from .store_sql import describe, epoch, parse_duration, parse_url, prepare, where
 from .store_writer import StoreWriter
 
 __all__ = ["SQLiteStore", "StoreError", "parse_duration"]
 
-LONG_RUNNING_S = 1.0  # a request in flight this long is written as "in_progress", so other workers see it
-REFRESH_S = 5.0  # ... and rewritten at most this often while it keeps changing
-MAX_LIVE = 2000  # in-flight traces kept in this process (beyond it the oldest are shown from the file only)
 READ_TIMEOUT_MS = 2000
 _CACHE = 512  # decoded traces kept, keyed by (id, rev): rows rarely change, JSON decoding is the read cost
 
 Traces = list[Trace]  # spelled out here: inside the class, `list` is the method
 Key = tuple[float, str]  # (started, id): the store's order, newest first when descending
-
-
-class _Live:
-    __slots__ = ("added", "fingerprint", "persisted", "source")
-
-    def __init__(self, source: TraceSource) -> None:
-        self.source = source
-        self.added = time.monotonic()
-        self.persisted: float | None = None
-        self.fingerprint: Any = None
-
-
-def parse_duration(text: str) -> float:
-    """``"90"``, ``"90s"``, ``"15m"``, ``"2h"``, ``"7d"`` -> seconds."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text.lower())
-    if not m:
-        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 15m, 2h, 7d)")
-    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
 
 
 class SQLiteStore:
@@ -74,14 +52,13 @@ class SQLiteStore:
         self.max_traces = max_traces
         self.max_age = max_age
         prepare(self.path, create)
-        self._live: OrderedDict[str, _Live] = OrderedDict()
-        self._queued: dict[str, TraceSource] = {}  # in the writer's queue, not yet taken: no need to queue again
-        self._lock = threading.Lock()
-        self._local_changes = 0
+        self._local = LocalTraces()
+        self._lock = threading.Lock()  # the connection pool and the decoded-trace cache
         self._pool: list[sqlite3.Connection] = []
         self._cache: OrderedDict[tuple[str, int], Trace] = OrderedDict()
         self._writer = StoreWriter(self.path, max_traces=max_traces, max_age=max_age, queue_size=queue_size,
-                                   taken=self._taken, committed=self._committed, long_running=self._long_running)
+                                   taken=self._local.taken, committed=self._local.committed,
+                                   long_running=self._local.long_running)
         ref = weakref.ref(self)
 
         def after_fork() -> None:
@@ -93,94 +70,36 @@ class SQLiteStore:
     @classmethod
     def from_url(cls, url: str, *, max_traces: int = 10_000, create: bool = True) -> SQLiteStore:
         """``sqlite:///rel.db``, ``sqlite:////abs/path.db``, optionally ``?max_traces=N&max_age=7d``."""
-        rest = url.strip()[len("sqlite:"):]
-        if not rest.startswith("///") or len(rest) == 3:
-            raise StoreError(f"bad store URL {url!r}: use sqlite:///relative.db or sqlite:////absolute/path.db")
-        location, _, query = rest[3:].partition("?")
-        options: dict[str, Any] = {"max_traces": max_traces}
-        for name, value in parse_qsl(query, keep_blank_values=True):
-            try:
-                if name == "max_traces":
-                    options[name] = int(value)
-                elif name == "max_age":
-                    options[name] = parse_duration(value)
-                else:
-                    raise ValueError(f"unknown option {name!r} (max_traces, max_age)")
-            except ValueError as exc:
-                raise StoreError(f"bad store URL {url!r}: {exc}") from None
+        location, options = parse_url(url)
         try:
-            return cls(location, create=create, **options)
+            return cls(location, create=create, **{"max_traces": max_traces, **options})
         except ValueError as exc:
             raise StoreError(f"bad store URL {url!r}: {exc}") from None
 
     # ---- writing: the request path ------------------------------------------
     def add(self, source: TraceSource) -> None:
-        with self._lock:
-            self._live[source.trace_id] = _Live(source)
-            if len(self._live) > MAX_LIVE:
-                self._live.popitem(last=False)
-            self._local_changes += 1
+        self._local.started(source)
         if isinstance(source, FinishedTrace):  # an imported trace: nothing more will happen to it
             self._submit(source)
         else:
-            self._writer.start()
+            self._writer.start()  # it also writes requests that run long, before they finish
 
     def add_trace(self, trace: Trace) -> None:
         self.add(FinishedTrace(trace))
 
     def finished(self, source: TraceSource) -> None:
-        with self._lock:
-            if source.trace_id not in self._live:  # a late close() after the trace was written
-                self._live[source.trace_id] = _Live(source)
-            self._local_changes += 1
+        self._local.finished(source)
         self._submit(source)
 
     def _submit(self, source: TraceSource) -> None:
-        with self._lock:
-            # A WSGI request finishes, then its close() comes: one write, built when the writer gets to it.
-            if self._queued.get(source.trace_id) is source:
-                return
-            self._queued[source.trace_id] = source
-        if not self._writer.submit(source):
-            self._taken([source])
-            self._committed([source])  # dropped: counted by the writer, forgotten here
-
-    # ---- called by the writer thread ----------------------------------------
-    def _taken(self, sources: list[TraceSource]) -> None:
-        """The writer is about to build these: a change from now on must queue them again."""
-        with self._lock:
-            for source in sources:
-                if self._queued.get(source.trace_id) is source:
-                    del self._queued[source.trace_id]
-
-    def _committed(self, sources: list[TraceSource]) -> None:
-        with self._lock:
-            for source in sources:
-                live = self._live.get(source.trace_id)
-                if live is not None and live.source is source:
-                    del self._live[source.trace_id]
-
-    def _long_running(self) -> list[TraceSource]:
-        now = time.monotonic()
-        due = []
-        with self._lock:
-            for live in self._live.values():
-                if now - live.added < LONG_RUNNING_S or getattr(live.source, "state", None) == "complete":
-                    continue
-                if live.persisted is not None and now - live.persisted < REFRESH_S:
-                    continue
-                fingerprint = (len(getattr(live.source, "events", ())), getattr(live.source, "version", None))
-                if live.persisted is not None and fingerprint == live.fingerprint:
-                    continue
-                live.persisted, live.fingerprint = now, fingerprint
-                due.append(live.source)
-        return due
+        if self._local.claim_queue_slot(source) and not self._writer.submit(source):
+            self._local.taken([source])
+            self._local.committed([source])  # dropped: counted by the writer, forgotten here
 
     def _forget_parent(self) -> None:
         """In a forked child: the parent's requests and connections are not ours (never close them here)."""
         self._lock = threading.Lock()
-        self._live = OrderedDict()
-        self._queued = {}
+        self._local.forget()
         self._pool = []
 
     # ---- reading ----------------------------------------------------------------
@@ -222,8 +141,7 @@ class SQLiteStore:
 
     def _live_traces(self, query: str | None) -> list[tuple[Key, Trace]]:
         """This process's traces not yet in the file that match ``query``, newest first."""
-        with self._lock:
-            sources = [live.source for live in self._live.values()]
+        sources = self._local.sources()
         cutoff = self._min_started()
         found = []
         for source in sources:
@@ -242,10 +160,9 @@ class SQLiteStore:
         return sql, params
 
     def get(self, trace_id: str) -> Trace | None:
-        with self._lock:
-            live = self._live.get(trace_id)
+        live = self._local.get(trace_id)
         if live is not None:
-            return live.source.snapshot()
+            return live.snapshot()
         sql, params = where(None, self._min_started())
         with self._reading() as conn:
             found = conn.execute(f"SELECT id, rev, data FROM traces WHERE id = ? AND {sql}",
@@ -307,7 +224,7 @@ class SQLiteStore:
     @property
     def sequence(self) -> int:
         """Grows on every change: any process's write, or a request starting or ending here."""
-        return self.revision + self._local_changes
+        return self.revision + self._local.changes
 
     # ---- housekeeping ---------------------------------------------------------------
     @property
@@ -317,10 +234,9 @@ class SQLiteStore:
 
     def clear(self) -> None:
         self._writer.flush(2.0)  # what is queued now would otherwise come back right after
+        self._local.clear()
         with self._lock:
-            self._live.clear()
             self._cache.clear()
-            self._local_changes += 1
         with self._reading() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:

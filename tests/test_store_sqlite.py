@@ -59,7 +59,7 @@ def test_in_flight_requests_show_here_at_once_and_elsewhere_when_finished(db: Pa
 
 def test_long_running_requests_are_written_in_progress_for_other_workers(db: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    import gwinspect.store_sqlite as mod
+    import gwinspect.store_live as mod
     monkeypatch.setattr(mod, "LONG_RUNNING_S", 0.0)
     store, other = SQLiteStore(db), SQLiteStore(db)
     live = InFlight(make_trace(1, path="/hung"))
