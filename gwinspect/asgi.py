@@ -29,7 +29,9 @@ class ASGIRecorder(Recorder):
 
     def __init__(self, settings: Settings, scope: Scope) -> None:
         super().__init__(settings, scope["type"])
-        self.scope = dict(scope)  # as the server sent it, before the app adds its own keys
+        # As the server sent it: the app adds keys, and writes into scope["state"] (Starlette's request.state)
+        # or appends to scope["headers"] in place, so the containers one level down are copied too.
+        self.scope = {k: v.copy() if type(v) in (dict, list) else v for k, v in scope.items()}
         self.start: dict[str, Any] | None = None  # http.response.start, websocket.accept or denial start
         self.response_done = False
 
