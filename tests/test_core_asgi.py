@@ -294,3 +294,31 @@ def test_each_connection_is_one_trace() -> None:
     asyncio.run(main())
     assert [t.request.path for t in w.store.list()] == ["/n2", "/n1", "/n0"]
     assert len({t.id for t in w.store.list()}) == 3
+
+
+def test_scope_snapshot_is_not_changed_by_the_app_mutating_nested_values() -> None:
+    """Frameworks write per-request objects into scope["state"] (Starlette's request.state) and may append
+    to scope["headers"] in place: the snapshot is what the server sent, and pins none of the app's objects."""
+    import gc
+    import weakref
+
+    class Session:
+        pass
+    refs: list[Any] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        session = Session()
+        refs.append(weakref.ref(session))
+        scope["state"]["session"] = session
+        scope["extensions"]["app.ext"] = {}
+        scope["headers"].append((b"x-added-by-app", b"1"))
+        await echo_stream(scope, receive, send)
+    w = gwinspect.wrap(app)
+    run_asgi(w, http_scope(headers=[(b"host", b"h")], state={"pool": "shared"}, extensions={}),
+             request_messages(b"x"))
+    gc.collect()
+    d = only_trace(w)
+    assert d["scope"]["state"] == {"pool": "shared"} and d["scope"]["extensions"] == {}
+    assert [[blob_bytes(k), blob_bytes(v)] for k, v in d["scope"]["headers"]] == [[b"host", b"h"]]
+    assert d["request"]["headers"] == [["host", "h"]]
+    assert refs[0]() is None, "the stored trace keeps the app's request.state object alive"
