@@ -17,10 +17,12 @@ from tests.realserver import PYTHON, free_port, serve, stop
 pytestmark = pytest.mark.servers
 
 APPS = textwrap.dedent("""
+    import os
     import gwinspect
     from gwinspect import panel_asgi, panel_wsgi
 
-    panel_wsgi.STREAM_SECONDS = 2.0   # bounded WSGI streams, short enough to watch end
+    # bounded WSGI streams, short enough to watch end
+    panel_wsgi.STREAM_SECONDS = float(os.environ.get("WSGI_STREAM_SECONDS", "2"))
     panel_asgi.STREAM_SECONDS = 60.0  # only a disconnect can end an ASGI stream quickly
 
     def wsgi_app(environ, start_response):
@@ -121,6 +123,24 @@ def test_wsgi_stream_is_bounded_on_waitress(app_dir: Path) -> None:
         r = httpx.get(f"http://127.0.0.1:{port}/__inspect__/api/events", timeout=10)
         assert 1.5 < time.monotonic() - started < 5  # STREAM_SECONDS is 2 in this app
         assert r.text.startswith("retry: ") and "event: hello" in r.text
+
+
+def test_waitress_frees_a_stream_whose_client_left(app_dir: Path) -> None:
+    port = free_port()
+    cmd = [PYTHON, "-m", "waitress", "--listen", f"127.0.0.1:{port}", "panel_server_apps:wsgi"]
+    url = f"http://127.0.0.1:{port}/__inspect__/api/events"
+    with serve(cmd, port, cwd=app_dir, env={"WSGI_STREAM_SECONDS": "60"}):
+        with httpx.Client(timeout=10) as client, client.stream("GET", url) as stream:
+            assert next(stream.iter_lines()) == "retry: 250"  # this one holds the stream slot
+        # the next keepalive write fails (waitress.client_disconnected tells sooner when the server
+        # reads ahead): the stream ends and gives its slot back, well before STREAM_SECONDS
+        started = time.monotonic()
+        first_line = ""
+        while first_line != "retry: 250" and time.monotonic() - started < 6:
+            time.sleep(0.3)
+            with httpx.Client(timeout=10) as client, client.stream("GET", url) as stream:
+                first_line = next(stream.iter_lines())
+        assert first_line == "retry: 250"
 
 
 def test_gunicorn_sync_worker_is_never_pinned(app_dir: Path) -> None:

@@ -126,6 +126,24 @@ def test_wsgi_event_stream_is_bounded_and_delivers_events(monkeypatch: pytest.Mo
     assert len(chunks) >= 2  # each event is its own chunk, so servers send it at once
 
 
+def test_only_one_wsgi_stream_is_held_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(panel_wsgi, "STREAM_SECONDS", 1.0)
+    monkeypatch.setattr(panel_wsgi, "POLL_SECONDS", 0.05)
+    client = Client(gwinspect.wrap(wsgi_app_counting([])))
+    threaded = {"environ_base": LOCAL, "environ_overrides": {"wsgi.multithread": True}}
+    first = client.get("/__inspect__/api/events", **threaded)
+    held = iter(first.response)
+    assert next(held).startswith(f"retry: {panel_wsgi.RETRY_THREADED_MS}".encode())
+    started = time.monotonic()
+    second = client.get("/__inspect__/api/events", **threaded)  # another tab: it polls instead
+    assert second.get_data().startswith(f"retry: {panel_wsgi.RETRY_SINGLE_MS}".encode())
+    assert time.monotonic() - started < 0.5
+    first.close()  # the server closes the first stream: its slot is free again
+    third = client.get("/__inspect__/api/events", **threaded)
+    assert next(iter(third.response)).startswith(f"retry: {panel_wsgi.RETRY_THREADED_MS}".encode())
+    third.close()
+
+
 def run_events(inspector: Any, receive: Any, sent: list[dict[str, Any]], timeout: float) -> float:
     scope = {"type": "http", "method": "GET", "path": "/__inspect__/api/events", "query_string": b"",
              "headers": [(b"host", b"localhost")], "client": ("127.0.0.1", 1), "scheme": "http"}
