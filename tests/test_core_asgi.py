@@ -322,3 +322,24 @@ def test_scope_snapshot_is_not_changed_by_the_app_mutating_nested_values() -> No
     assert [[blob_bytes(k), blob_bytes(v)] for k, v in d["scope"]["headers"]] == [[b"host", b"h"]]
     assert d["request"]["headers"] == [["host", "h"]]
     assert refs[0]() is None, "the stored trace keeps the app's request.state object alive"
+
+
+@pytest.mark.parametrize(("method", "status", "bodies"), [
+    ("GET", 204, [b""]), ("GET", 304, [b""]), ("HEAD", 200, [b""]), ("GET", 200, [b"", b""]), ("POST", 201, []),
+])
+def test_empty_bodies_204_304_head(method: str, status: int, bodies: list[bytes]) -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-length", b"0")]})
+        for i, b in enumerate(bodies):
+            await send({"type": "http.response.body", "body": b, "more_body": i < len(bodies) - 1})
+        if not bodies:
+            await send({"type": "http.response.body"})  # body and more_body are optional keys
+    bare = run_asgi(app, http_scope(method=method), request_messages())
+    w = gwinspect.wrap(app)
+    out = run_asgi(w, http_scope(method=method), request_messages())
+    assert out.sent == bare.sent
+    d = only_trace(w)
+    assert d["response"]["status"] == status and d["response"]["body_size"] == 0
+    assert d["state"] == "complete" and d["disconnected"] is False and d["request"]["method"] == method
+    roundtrip_ok(w)
