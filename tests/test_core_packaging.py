@@ -41,3 +41,14 @@ def test_public_names() -> None:
                  "Trace", "Event", "Request", "Response", "ErrorInfo", "Violation", "Blob", "MemoryStore"):
         assert hasattr(gwinspect, name), name
     assert gwinspect.FORMAT == "gwinspect/1"
+
+
+def test_pyproject_declares_package_data_python_and_runtime_dependency() -> None:
+    import tomllib
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    project = meta["project"]
+    assert project["name"] == "gwinspect" and project["requires-python"] == ">=3.10"
+    assert [d.split(">")[0].split("=")[0].strip() for d in project["dependencies"]] == ["rich"]
+    assert {"test", "frameworks", "servers"} <= set(project["optional-dependencies"])
+    data = meta["tool"]["setuptools"]["package-data"]["gwinspect"]
+    assert "py.typed" in data and "trace.schema.json" in data
