@@ -23,7 +23,7 @@ XSS_HEADER = "<script>window.__pwned=3</script>"
 XSS_BODY = b'</script><script>window.__pwned=4</script>"><img src=x onerror=window.__pwned=5>'
 
 APPS = textwrap.dedent("""
-    import json
+    import asyncio
     import gwinspect
 
     def wsgi_app(environ, start_response):
@@ -51,6 +51,13 @@ APPS = textwrap.dedent("""
                 break
         if scope["path"] == "/boom":
             raise RuntimeError("kaboom from the app")
+        if scope["path"] == "/slow-stream":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            for i in range(4):
+                await asyncio.sleep(0.5)
+                await send({"type": "http.response.body", "body": b"tick", "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+            return
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]})
         await send({"type": "http.response.body", "body": b"<p>echo</p>", "more_body": True})
         await send({"type": "http.response.body", "body": body})
@@ -161,6 +168,27 @@ def test_detail_timeline_bodies_and_actions(servers: dict[str, str], page: Page,
     with page.page.expect_download() as download:
         page.page.get_by_role("link", name="Download JSON").click()
     assert json.loads(Path(download.value.path()).read_text())["id"] == tid
+    page.check_clean()
+
+
+def test_a_request_in_flight_grows_live_then_completes(servers: dict[str, str], page: Page) -> None:
+    import threading
+
+    from playwright.sync_api import expect
+    base = servers["asgi"]
+    page.page.goto(base + "/__inspect__/")
+    expect(page.page.locator("#live")).to_contain_text("live")
+    slow = threading.Thread(target=lambda: httpx.get(base + "/slow-stream", timeout=10))
+    slow.start()
+    try:
+        row = page.page.locator("#rows tr", has_text="/slow-stream").first
+        expect(row).to_contain_text("in progress")
+        row.locator("a").click()
+        expect(page.page.locator(".facts")).to_contain_text("in_progress")
+        expect(page.page.locator(".wf-row")).to_have_count(7, timeout=8000)  # request, start, 4 ticks, end
+        expect(page.page.locator(".facts")).to_contain_text("complete")
+    finally:
+        slow.join()
     page.check_clean()
 
 

@@ -95,18 +95,31 @@ async function loadDetail(id) {
 }
 
 let detailState = null;
+let detailTimer = null;
+
+// Show one trace; while it is in flight, refresh it every second (its events grow without the
+// store announcing anything until it completes).
+async function showDetail(id) {
+  clearTimeout(detailTimer);
+  const trace = await loadDetail(id);
+  detailState = trace ? trace.state : null;
+  if (trace && trace.state === "in_progress") {
+    detailTimer = setTimeout(() => { if (state.view === "detail" && state.traceId === id) showDetail(id); }, 1000);
+  }
+}
+
 async function route() {
   Object.assign(state, readHash());
   $("list-view").hidden = state.view !== "list";
   $("detail-view").hidden = state.view !== "detail";
   if (state.view === "list") {
+    clearTimeout(detailTimer);
     if ($("filter").value !== state.q) $("filter").value = state.q;
     updateBundleLink();
     await loadList();
   } else {
     window.scrollTo(0, 0);
-    const trace = await loadDetail(state.traceId);
-    detailState = trace ? trace.state : null;
+    await showDetail(state.traceId);
   }
 }
 
@@ -119,7 +132,7 @@ function onChange(ids) {
   if (state.view === "list" && state.offset === 0) loadList();
   else if (state.view === "list") $("range").textContent += " · new requests on page one";
   else if (state.view === "detail" && detailState === "in_progress" && (!ids || ids.includes(state.traceId))) {
-    loadDetail(state.traceId).then((t) => { detailState = t ? t.state : null; });
+    showDetail(state.traceId);
   }
 }
 

@@ -78,6 +78,6 @@ export function bodyView(trace, direction, declaredSize, contentType) {
     h("p", { class: "caption" }, caption.join(" · "),
       truncated ? h("span", { class: "badge warn", text: `truncated: ${fmtBytes(bytes.length)} recorded` }) : null));
   if (shown.kind === "empty") box.append(h("p", { class: "muted", text: "(no body)" }));
-  else box.append(h("pre", { class: `code ${shown.kind}`, text: shown.text }));
+  else box.append(h("pre", { class: `code ${shown.kind}`, text: truncated ? `${shown.text}\n… [truncated]` : shown.text }));
   return box;
 }
