@@ -217,3 +217,37 @@ def test_serve_a_dump_file(recorded: SQLiteStore, tmp_path: Path, stopping: list
     missing = subprocess.run([sys.executable, "-m", "gwinspect", "serve", str(tmp_path / "nope.json")], cwd=ROOT,
                              capture_output=True, text=True, timeout=30)
     assert missing.returncode == 2 and "no such file" in missing.stderr and missing.stderr.count("\n") == 1
+
+
+def test_serve_announces_traces_other_processes_write(recorded: SQLiteStore, stopping: list) -> None:
+    """Live updates: the panel's event stream names a trace the moment another process has written it."""
+    port = free_port()
+    proc = _gwinspect("serve", str(recorded.path), "--port", str(port))
+    stopping.append(proc)
+    wait_for_port(port, 20, proc)
+    got: queue.Queue[str] = queue.Queue()
+
+    def listen() -> None:
+        try:
+            with httpx.stream("GET", f"http://127.0.0.1:{port}/__inspect__/api/events", timeout=15) as r:
+                for line in r.iter_lines():
+                    got.put(line)
+        except httpx.HTTPError:
+            pass  # the server stopped at the end of the test
+    threading.Thread(target=listen, daemon=True).start()
+    deadline = time.monotonic() + 10
+    while "event: hello" not in got.get(timeout=max(0.1, deadline - time.monotonic())):
+        pass
+    writer = SQLiteStore(recorded.path)
+    hit(wrapped(writer), "/announced")
+    assert writer.flush()
+    new_id = writer.list(limit=1)[0].id
+    deadline = time.monotonic() + 10
+    while True:
+        line = got.get(timeout=max(0.1, deadline - time.monotonic()))
+        if line.startswith("data:") and new_id in line:
+            assert '"total":7' in line
+            break
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)  # with the stream still open, like a browser tab left on the panel
+    assert proc.wait(10) == 0 and time.monotonic() - t0 < 5

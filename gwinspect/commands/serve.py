@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,6 +21,7 @@ from .serving import StopSignals, start_wsgi, stop_all
 from .stores import describe_store, open_any
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+STOP_GRACE_S = 1.0
 
 
 def register(sub: Any) -> None:
@@ -75,7 +77,10 @@ def run(args: argparse.Namespace) -> int:
             print("gwinspect: note: the panel answers loopback clients only; pass --token to open it to others",
                   file=sys.stderr, flush=True)
         why = signals.wait([running])
-        stop_all([running])
+        # An open panel holds an event stream: do not wait out its graceful end, nothing here needs draining.
+        stopper = threading.Thread(target=stop_all, args=([running],), daemon=True)
+        stopper.start()
+        stopper.join(STOP_GRACE_S)
     close = getattr(store, "close", None)
     if close is not None:
         close()
