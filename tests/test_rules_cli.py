@@ -89,8 +89,9 @@ def test_check_wsgi_app_with_errors_exits_1(tmp_path: Path) -> None:
         ("GET", "/"), ("GET", "/other"), ("HEAD", "/"), ("POST", "/")]
     rules = {v["rule"] for t in report["traces"] for v in t["violations"]}
     assert "WSGI-LEN-001" in rules and report["counts"]["error"] >= 3
-    text = run_check(tmp_path, "broken_wsgi:app")
+    text = run_check(tmp_path, "broken_wsgi:app", "--timeline")
     assert text.returncode == 1 and "WSGI-LEN-001" in text.stdout and "errors" in text.stdout
+    assert "start_response" in text.stdout  # the timeline of the trace, with its violations marked
 
 
 def test_check_asgi_app_covers_lifespan_and_websocket(tmp_path: Path) -> None:

@@ -35,6 +35,8 @@ def register(sub: Any) -> None:
                    help="a path to open a WebSocket on, ASGI only (repeatable; default: every --path)")
     p.add_argument("--factory", action="store_true", help="MODULE:APP is a function returning the app")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--timeline", action="store_true",
+                   help="also show the timeline of each trace with violations, marked where they happened")
     p.add_argument("--no-color", action="store_true", help="no colours (also when NO_COLOR is set)")
     p.set_defaults(handler=run)
 
@@ -68,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(_as_json(args.app, traces, problems, counts), indent=2) + "\n")
     else:
-        _print(traces, problems, counts, args.no_color)
+        _print(traces, problems, counts, args.no_color, args.timeline)
     return 1 if counts["error"] else 0
 
 
@@ -95,11 +97,17 @@ def _as_json(app: str, traces: list[Trace], problems: list[str], counts: Counter
             "counts": {s: counts[s] for s in ("error", "warning", "info")}}
 
 
-def _print(traces: list[Trace], problems: list[str], counts: Counter[str], no_color: bool) -> None:
+def _print(traces: list[Trace], problems: list[str], counts: Counter[str], no_color: bool,
+           timelines: bool) -> None:
     from rich.text import Text
 
-    from ..render.terminal import SEVERITY_STYLE, make_console
+    from ..render.terminal import SEVERITY_STYLE, make_console, timeline
     console = make_console(no_color=no_color)
+    if timelines:
+        for t in traces:
+            if t.violations:
+                console.print(timeline(t, width=console.width))
+                console.print()
     for t in traces:
         line = Text(escape(_label(t)), style="bold")
         if not t.violations:

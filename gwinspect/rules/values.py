@@ -19,6 +19,7 @@ Finding = tuple[str, str, int | None]
 Check = Callable[[Trace], Iterable[Finding]]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_NON_LATIN1 = re.compile(r"[^\x00-\xff]")
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
                         "trailer", "trailers", "transfer-encoding", "upgrade"})
@@ -109,7 +110,7 @@ def is_token(text: str) -> bool:
 
 
 def non_latin1(text: str) -> bool:
-    return any(ord(c) > 0xFF for c in text)
+    return _NON_LATIN1.search(text) is not None
 
 
 def messages(trace: Trace) -> Iterator[tuple[int, str, Event, dict[str, Any] | None]]:
