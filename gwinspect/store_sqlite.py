@@ -33,7 +33,7 @@ from .store_writer import StoreWriter
 __all__ = ["SQLiteStore", "StoreError", "parse_duration"]
 
 READ_TIMEOUT_MS = 2000
-_CACHE = 512  # decoded traces kept, keyed by (id, rev): rows rarely change, JSON decoding is the read cost
+_CACHE = 256  # decoded traces kept, keyed by (id, rev): rows rarely change, JSON decoding is the read cost
 
 Traces = list[Trace]  # spelled out here: inside the class, `list` is the method
 Key = tuple[float, str]  # (started, id): the store's order, newest first when descending

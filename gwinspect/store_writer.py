@@ -131,6 +131,8 @@ class StoreWriter:
     # ---- the thread -----------------------------------------------------------
     def start(self) -> None:
         """Start the thread (idempotent): it also writes long-running requests, before any has finished."""
+        if self._thread is not None:  # the request path's case: no lock
+            return
         with self._start_lock:
             if self._thread is None and not self._closed:
                 # The thread holds the writer weakly, so a store nobody uses any more can be collected.
