@@ -156,6 +156,16 @@ def lifespan(*steps: str) -> Any:
     return app
 
 
+def talks_after_disconnect(talks: bool) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send(ACCEPT)
+        await receive()  # websocket.disconnect: the client is gone
+        if talks:
+            await send(SEND_TEXT)
+    return app
+
+
 ACCEPT = {"type": "websocket.accept"}
 CLOSE = {"type": "websocket.close", "code": 1000}
 SEND_TEXT = {"type": "websocket.send", "text": "hi"}
@@ -253,6 +263,8 @@ ASGI_CASES: dict[str, tuple[Callable[[], Trace], Callable[[], Trace]]] = {
                     lambda: asgi_trace(ws(ACCEPT, receive_after=1), "websocket")),
     "ASGI-WS-011": (lambda: asgi_trace(ws(ACCEPT, CLOSE, receive_first=False), "websocket"),
                     lambda: asgi_trace(OK_WS, "websocket")),
+    "ASGI-WS-012": (lambda: asgi_trace(talks_after_disconnect(True), "websocket"),
+                    lambda: asgi_trace(talks_after_disconnect(False), "websocket")),
     "ASGI-LS-001": (lambda: lf("lifespan.startup.complete", "r", "r", "lifespan.shutdown.complete"),
                     lambda: lf("r", "lifespan.startup.complete", "r", "lifespan.shutdown.complete")),
     "ASGI-LS-002": (lambda: lf("r", "lifespan.startup.complete", "lifespan.startup.failed", "r",

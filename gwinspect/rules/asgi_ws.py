@@ -86,7 +86,7 @@ def check_states(trace: Trace) -> Iterator[Finding]:
             if not accepted:
                 yield "ASGI-WS-001", "websocket.send before websocket.accept", i
             elif client_gone:
-                yield "ASGI-WS-003", "websocket.send after websocket.disconnect was received", i
+                yield "ASGI-WS-012", "websocket.send after websocket.disconnect was received", i
         elif kind == "websocket.close":
             if not connected:
                 yield "ASGI-WS-011", "websocket.close sent before websocket.connect was received", i

@@ -199,8 +199,8 @@ RULES: tuple[Rule, ...] = (
     _r("ASGI-WS-002", "error", "websocket.accept sent twice, or after the connection was closed or denied",
        "Accept once, before sending anything else.",
        "ASGI WebSocket, Accept", ASGI_WWW + "#accept-send-event"),
-    _r("ASGI-WS-003", "error", "a message was sent after the WebSocket was closed",
-       "After websocket.close, or after receiving websocket.disconnect, send nothing more.",
+    _r("ASGI-WS-003", "error", "a message was sent after the application closed the WebSocket",
+       "After websocket.close (or a finished denial response) send nothing more.",
        "ASGI WebSocket, Close", ASGI_WWW + "#close-send-event"),
     _r("ASGI-WS-004", "error", "a WebSocket frame does not have exactly one of text and bytes",
        "Set text (str) or bytes (bytes), and the other to None or leave it out.",
@@ -227,6 +227,10 @@ RULES: tuple[Rule, ...] = (
     _r("ASGI-WS-011", "error", "websocket.accept or websocket.close sent before websocket.connect was received",
        "Wait for websocket.connect before answering the handshake.",
        "ASGI WebSocket, Connect", ASGI_WWW + "#connect-receive-event"),
+    _r("ASGI-WS-012", "warning", "websocket.send after websocket.disconnect was received",
+       "The client is gone and servers raise on such sends: stop every task that writes when receive() "
+       "returns websocket.disconnect.",
+       "ASGI WebSocket, Disconnect", ASGI_WWW + "#websocket"),
     # ---- ASGI: lifespan -------------------------------------------------
     _r("ASGI-LS-001", "error", "a lifespan reply was sent without the event it answers",
        "Send lifespan.startup.* only after receiving lifespan.startup, lifespan.shutdown.* after lifespan.shutdown.",
