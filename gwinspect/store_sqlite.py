@@ -152,11 +152,16 @@ class SQLiteStore:
         found.sort(key=lambda kt: kt[0], reverse=True)
         return found
 
-    def _where(self, query: str | None, live: list[tuple[Key, Trace]]) -> tuple[str, list[Any]]:
+    def _where(self, conn: sqlite3.Connection, query: str | None,
+               live: list[tuple[Key, Trace]]) -> tuple[str, list[Any]]:
         sql, params = where(query, self._min_started())
-        if live:  # this process's fresher copy wins over a row written earlier
-            sql += f" AND id NOT IN ({', '.join('?' * len(live))})"
-            params += [t.id for _, t in live]
+        if live:
+            # This process's fresher copy wins over a row written earlier. The ids go in a temporary table
+            # (private to the connection, no lock on the file): there may be more than SQL parameters allow.
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS local_ids (id TEXT PRIMARY KEY)")
+            conn.execute("DELETE FROM temp.local_ids")
+            conn.executemany("INSERT OR IGNORE INTO temp.local_ids VALUES (?)", [(t.id,) for _, t in live])
+            sql += " AND id NOT IN temp.local_ids"
         return sql, params
 
     def get(self, trace_id: str) -> Trace | None:
@@ -175,10 +180,10 @@ class SQLiteStore:
         if limit == 0:
             return []
         live = self._live_traces(query)
-        sql, params = self._where(query, live)
         # The page's rows from the file are a contiguous run that starts at most len(live) before `offset`.
         first = max(0, offset - len(live))
         with self._reading() as conn:
+            sql, params = self._where(conn, query, live)
             rows = conn.execute(f"SELECT id, rev, data, started FROM traces WHERE {sql} "
                                 "ORDER BY started DESC, id DESC LIMIT ? OFFSET ?",
                                 [*params, offset + limit - first, first]).fetchall()
@@ -196,8 +201,8 @@ class SQLiteStore:
 
     def count(self, query: str | None = None) -> int:
         live = self._live_traces(query)
-        sql, params = self._where(query, live)
         with self._reading() as conn:
+            sql, params = self._where(conn, query, live)
             return int(conn.execute(f"SELECT count(*) FROM traces WHERE {sql}", params).fetchone()[0]) + len(live)
 
     def __len__(self) -> int:

@@ -243,3 +243,19 @@ def test_a_memory_store_and_a_sqlite_store_list_alike(db: Path) -> None:
     for q in (None, "get", "4xx", "api"):
         assert [t.id for t in memory.list(limit=20, offset=5, query=q)] == \
             [t.id for t in SQLiteStore(db).list(limit=20, offset=5, query=q)]
+
+
+def test_many_requests_in_flight(db: Path) -> None:
+    store = SQLiteStore(db)
+    for i in range(0, 600, 2):
+        store.add_trace(make_trace(i))
+    assert store.flush()
+    for i in range(1, 2400, 2):  # a busy server: 1,200 requests in flight in this process
+        store.add(InFlight(make_trace(i)))
+    t0 = time.perf_counter()
+    assert store.count() == 1500
+    page = store.list(limit=10, offset=1195)
+    assert time.perf_counter() - t0 < 2.0
+    # 900 in-flight ones newer than every stored one (2399 ... 601), then both kinds interleave: 599, 598, ...
+    assert [t.id for t in page] == [f"t{i:06d}" for i in range(304, 294, -1)]
+    assert [t.id for t in store.list(limit=3, offset=898)] == ["t000603", "t000601", "t000599"]
