@@ -133,7 +133,8 @@ def check_response_header_case(trace: Trace) -> Iterator[Finding]:
         names = [as_str(name) for name, _ in pairs(message["headers"]) or ()]
         upper = sorted({n for n in names if n is not None and n != n.lower()})
         if upper:
-            yield "ASGI-MSG-004", f"{message.get('type')} header names not lower-case: {', '.join(upper)}", i
+            shown = ", ".join(show(n, 40) for n in upper[:5]) + (" …" if len(upper) > 5 else "")
+            yield "ASGI-MSG-004", f"{message.get('type')} header names not lower-case: {shown}", i
 
 
 CHECKS: tuple[Check, ...] = (check_shape, check_types, check_response_header_case)
