@@ -31,6 +31,7 @@ logger = logging.getLogger("gwinspect")
 MAX_BATCH = 500  # traces per transaction: bounds how long one write holds the file's lock
 TICK_S = 0.5  # how often an idle writer looks for long-running requests and expired traces
 PRUNE_AGE_EVERY_S = 10.0
+FAILURE_LOG_EVERY_S = 60.0
 
 
 class _Flush:
@@ -81,6 +82,7 @@ class StoreWriter:
         self._closed = False
         self._warned = False
         self._last_scan = self._last_age_prune = time.monotonic()
+        self._last_failure_log = -FAILURE_LOG_EVERY_S
 
     # ---- request path ---------------------------------------------------
     def submit(self, source: TraceSource) -> bool:
@@ -185,6 +187,8 @@ class StoreWriter:
                 built.append((source, source.snapshot()))
             except Exception:
                 logger.warning("gwinspect could not build trace %s for the store", source.trace_id, exc_info=True)
+                self.drop(1)
+                self._committed([source])
         try:
             rows = [row(trace) for _, trace in built]  # JSON is encoded before the file is locked
         except Exception:
@@ -210,7 +214,10 @@ class StoreWriter:
                 conn.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
-            logger.warning("gwinspect could not write %d trace(s) to %s: %s", len(rows), self.path, describe(exc))
+            if time.monotonic() - self._last_failure_log >= FAILURE_LOG_EVERY_S:  # a broken file: not every batch
+                self._last_failure_log = time.monotonic()
+                logger.warning("gwinspect could not write %d trace(s) to %s: %s", len(rows), self.path,
+                               describe(exc))
             self.drop(len(rows))
             self._committed([s for s, _ in built])  # lost: do not keep them in memory forever
             if conn is not None:

@@ -131,3 +131,32 @@ def test_durations() -> None:
     for bad in ("", "h", "-5s", "5 weeks"):
         with pytest.raises(ValueError):
             parse_duration(bad)
+
+
+def test_a_store_that_cannot_be_written_never_breaks_requests(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import gwinspect.store_sql
+    import gwinspect.store_writer
+    # Wait 50 ms for the lock instead of 5 s, so the test is quick; the behaviour is the same.
+    monkeypatch.setattr(gwinspect.store_writer, "connect", lambda p: gwinspect.store_sql.connect(p, 50))
+    path = tmp_path / "locked.db"
+    store = SQLiteStore(path)
+    app = gwinspect.wrap(lambda e, s: (s("200 OK", []), [b"fine"])[1], store=store)
+    assert hit(app, "/before") == b"fine"
+    assert store.flush()
+    locker = sqlite3.connect(path, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")  # another program keeps the file locked
+    try:
+        with caplog.at_level("WARNING", logger="gwinspect"):
+            for i in range(3):
+                assert hit(app, f"/after/{i}") == b"fine"
+                assert store.flush()
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert store.dropped == 3
+    failures = [r.getMessage() for r in caplog.records if "could not write" in r.getMessage()]
+    assert len(failures) == 1 and "database is locked" in failures[0], failures
+    assert store.count() == 1  # what was lost does not linger in memory
+    assert hit(app, "/later") == b"fine" and store.flush()
+    assert SQLiteStore(path).count() == 2  # and the store works again once the file is free
