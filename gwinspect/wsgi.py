@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .jsonsafe import safe_repr, to_model
+from .jsonsafe import as_text, safe_repr, to_model
 from .model import REDACTED, ProtocolViolation, Request, Response
 from .options import Settings, make_settings
 from .recorder import Recorder, error_info, exception_fields
@@ -138,13 +138,23 @@ class WSGIRecorder(Recorder):
         return {"detail": to_model(payload, cap)}
 
     def _headers(self, headers: Any) -> Any:
-        if isinstance(headers, list) and all(isinstance(h, (tuple, list)) and len(h) == 2 for h in headers):
-            # A name or value that is not a str is kept as what it was (bytes as bytes) for the rules.
-            cap, redactor = self.settings.max_body, self.settings.redactor
-            return [[to_model(k, cap),
-                     REDACTED if redactor.matches(k if isinstance(k, str) else safe_repr(k)) else to_model(v, cap)]
-                    for k, v in headers]
-        return to_model(headers, self.settings.max_body)
+        cap = self.settings.max_body
+        if not isinstance(headers, (list, tuple)):
+            return to_model(headers, cap)
+        # Each pair on its own: a name or value that is not a str is kept as what it was (bytes as bytes)
+        # and a malformed entry as is, for the rules -- but a secret's value never, whatever the shape.
+        out = []
+        for h in headers:
+            if isinstance(h, (tuple, list)) and len(h) >= 2 and self._secret_name(h[0]):
+                out.append([to_model(h[0], cap), *[REDACTED] * (len(h) - 1)])
+            else:
+                out.append(to_model(h, cap))
+        return out
+
+    def _secret_name(self, name: Any) -> bool:
+        if isinstance(name, (bytes, bytearray)):
+            name = bytes(name).decode("latin-1")
+        return self.settings.redactor.matches(name if isinstance(name, str) else safe_repr(name))
 
     def _context(self, redactor: Redactor) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         return to_model(redactor.environ(self.environ), self.settings.max_body), None
@@ -172,8 +182,8 @@ class WSGIRecorder(Recorder):
         status, headers = self.start_args
         code = int(status[:3]) if isinstance(status, str) and status[:3].isdigit() else None
         pairs: list[tuple[str, str]] = []
-        if isinstance(headers, list):
-            pairs = [(str(h[0]), str(h[1])) for h in headers if isinstance(h, (tuple, list)) and len(h) == 2]
+        if isinstance(headers, (list, tuple)):
+            pairs = [(as_text(h[0]), as_text(h[1])) for h in headers if isinstance(h, (tuple, list)) and len(h) == 2]
         size = self.out_size
         for _t_ns, kind, payload in self.events[:]:
             if kind == "file" and isinstance(payload, dict) and isinstance(payload.get("size"), int):
