@@ -158,3 +158,21 @@ def test_query_in_request_uri_is_redacted_when_the_secret_comes_first() -> None:
     text = gwinspect.dumps(w.store.list())
     assert "QUERY-APIKEY-SECRET" not in text and "QUERY-TOKEN-SECRET" not in text
     assert d["environ"]["REQUEST_URI"] == "/p?x_api_key=[redacted]&authorization=[redacted]&page=2"
+
+
+@pytest.mark.parametrize("headers", [
+    (("Set-Cookie", "sid=SETCOOKIE-SECRET"), ("X-Plain", "visible-value")),  # a tuple: gunicorn accepts it
+    [("Set-Cookie", "sid=SETCOOKIE-SECRET"), ("X-Plain", "visible-value"), ("X-Broken",)],  # one bad pair
+    [(b"Set-Cookie", b"sid=SETCOOKIE-SECRET"), ("X-Plain", "visible-value")],  # bytes, not native strings
+    [("Set-Cookie", "sid=SETCOOKIE-SECRET", "extra"), ("X-Plain", "visible-value")],  # a triple
+], ids=["tuple", "one-malformed-pair", "bytes-name", "triple"])
+def test_malformed_start_response_headers_never_leak(headers: Any) -> None:
+    """A header list that breaks the protocol is recorded for the rules, but its secrets still are not."""
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", headers)
+        return [b""]
+    w = gwinspect.wrap(app)
+    run_wsgi(w, make_environ())
+    text = gwinspect.dumps(w.store.list())
+    assert "SETCOOKIE-SECRET" not in text and "visible-value" in text
+    assert not w.store.list()[0].partial
