@@ -66,7 +66,8 @@ def test_dump_writes_a_redacted_bundle_that_reloads(recorded: SQLiteStore, tmp_p
 
 def test_dump_by_id_and_since(recorded: SQLiteStore, capsys: pytest.CaptureFixture[str]) -> None:
     a, b = recorded.list(limit=2)
-    code, out, _ = cli(capsys, "dump", str(recorded.path), "--id", a.id, "--id", b.id, "--id", a.id)
+    # --id=ID: an id may start with "-", which argparse would take for an option
+    code, out, _ = cli(capsys, "dump", str(recorded.path), f"--id={a.id}", f"--id={b.id}", f"--id={a.id}")
     assert code == 0 and {t["id"] for t in json.loads(out)["traces"]} == {a.id, b.id}
     code, _, err = cli(capsys, "dump", str(recorded.path), "--id", "missing-id")
     assert code == 2 and "no trace with id 'missing-id'" in err
