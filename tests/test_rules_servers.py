@@ -1,4 +1,6 @@
-"""No false positives behind real servers: uvicorn (ASGI) and waitress (WSGI) on 127.0.0.1, driven by httpx.
+"""No false positives behind real servers on 127.0.0.1, driven by httpx (and websockets).
+
+uvicorn serves the ASGI apps; waitress, gunicorn and werkzeug's dev server the WSGI ones.
 
 The server process wraps the app and appends every finished trace to a JSON-lines
 file; after the server stops (which also ends lifespan) the test reads them back.
@@ -27,17 +29,26 @@ SERVERS = [
     ("waitress", "tests.rules_apps:flask_app", False),
     ("waitress", "tests.rules_apps:falcon_wsgi", False),
     ("waitress", "tests.rules_django:wsgi_app", False),
+    ("gunicorn", "tests.rules_django:wsgi_app", False),
+    ("werkzeug", "tests.rules_apps:flask_app", False),
 ]
 
 
 def command(server: str, spec: str, port: int) -> list[str]:
     if server == "uvicorn":
         return [PYTHON, "-m", "uvicorn", spec, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    if server == "gunicorn":
+        return [PYTHON, "-m", "gunicorn", spec, "--bind", f"127.0.0.1:{port}", "--workers", "1"]
+    if server == "werkzeug":  # what `flask run` serves with
+        module, attr = spec.split(":")
+        return [PYTHON, "-c", f"from werkzeug.serving import run_simple; from {module} import {attr} as app; "
+                              f"run_simple('127.0.0.1', {port}, app)"]
     return [PYTHON, "-m", "waitress", f"--listen=127.0.0.1:{port}", spec]
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize(("server", "spec", "websocket"), SERVERS, ids=[s[1].split(":")[1] for s in SERVERS])
+@pytest.mark.parametrize(("server", "spec", "websocket"), SERVERS,
+                         ids=[f"{s[0]}-{s[1].split('.')[-1].replace(':', '-')}" for s in SERVERS])
 def test_real_server_traces_break_no_rule(tmp_path: Path, server: str, spec: str, websocket: bool) -> None:
     out = tmp_path / "traces.jsonl"
     port = free_port()

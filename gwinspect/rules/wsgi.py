@@ -35,7 +35,12 @@ from .values import (
 REQUIRED_ENVIRON = ("REQUEST_METHOD", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "wsgi.version",
                     "wsgi.url_scheme", "wsgi.input", "wsgi.errors", "wsgi.multithread", "wsgi.multiprocess",
                     "wsgi.run_once")
-_CGI_KEY = re.compile(r"^[A-Z][A-Z0-9_]*$")
+# The CGI meta-variables (RFC 3875) and HTTP_* ones. Other upper-case keys are server extensions
+# (werkzeug's dev server puts REMOTE_PORT as an int) that PEP 3333 does not type.
+CGI_VARIABLES = frozenset({
+    "AUTH_TYPE", "CONTENT_LENGTH", "CONTENT_TYPE", "GATEWAY_INTERFACE", "PATH_INFO", "PATH_TRANSLATED",
+    "QUERY_STRING", "REMOTE_ADDR", "REMOTE_HOST", "REMOTE_IDENT", "REMOTE_USER", "REQUEST_METHOD", "SCRIPT_NAME",
+    "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "SERVER_SOFTWARE"})
 _STATUS = re.compile(r"^([1-9][0-9][0-9]) (.*)$", re.DOTALL)
 # A finished response whose iterable has not been closed this long after it ended never will be:
 # servers call close() right after the last chunk, so an early reader must not conclude anything.
@@ -77,7 +82,7 @@ def check_environ(trace: Trace) -> Iterator[Finding]:
         if key not in env:
             yield "WSGI-ENV-001", f"environ has no {key!r}", None
     for key, value in env.items():
-        if not isinstance(key, str) or not _CGI_KEY.match(key):
+        if not isinstance(key, str) or not (key in CGI_VARIABLES or key.startswith("HTTP_")):
             continue
         if not isinstance(value, str):
             yield "WSGI-ENV-002", f"environ[{key!r}] is {kind_of(value)} {show(value)}, not str", None
