@@ -132,6 +132,10 @@ def test_list_updates_live_and_payloads_stay_text(servers: dict[str, str], page:
     assert page.page.locator("#detail-view img, #detail-view script").count() == 0
     page.page.wait_for_timeout(300)
     page.check_clean()
+    # and Trusted Types would stop any string from reaching an HTML sink
+    probe = "() => { try { document.body.insertAdjacentHTML('beforeend', '<i>x</i>'); return 'allowed'; }" \
+            " catch (e) { return e.name; } }"
+    assert page.page.evaluate(probe) == "TypeError"
 
 
 @pytest.mark.parametrize("kind", ["asgi", "wsgi"])
