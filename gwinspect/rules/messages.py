@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..model import Blob, Trace
-from .scope import _headers, _int
+from .scope import is_header_list, is_int
 from .values import Check, Finding, as_str, kind_of, messages, pairs, scope_extensions, show, spec_version
 
 Kind = Callable[[Any], bool]
@@ -48,33 +48,34 @@ def _bytes_list(v: Any) -> bool:
 # (scope type, direction) -> message type -> (extension it needs or None, {key: (required, expected, predicate)}).
 Fields = dict[str, tuple[bool, str, Kind]]
 _BODY: Fields = {"body": (False, "bytes", _bytes), "more_body": (False, "bool", _bool)}
-_HEADERS = (False, "a list of [bytes, bytes]", _headers)
+_HEADERS = (False, "a list of [bytes, bytes]", is_header_list)
 _FRAME: Fields = {"bytes": (False, "bytes or None", _bytes_or_none), "text": (False, "str or None", _text_or_none)}
 _FAILED: Fields = {"message": (False, "str", _str)}
 SCHEMA: dict[tuple[str, str], dict[str, tuple[str | None, Fields]]] = {
     ("http", "receive"): {"http.request": (None, _BODY), "http.disconnect": (None, {})},
     ("http", "send"): {
-        "http.response.start": (None, {"status": (True, "int", _int), "headers": _HEADERS,
+        "http.response.start": (None, {"status": (True, "int", is_int), "headers": _HEADERS,
                                        "trailers": (False, "bool", _bool)}),
         "http.response.body": (None, _BODY),
         "http.response.trailers": ("http.response.trailers", {"headers": _HEADERS,
                                                               "more_trailers": (False, "bool", _bool)}),
         "http.response.pathsend": ("http.response.pathsend", {"path": (True, "str", _str)}),
         "http.response.zerocopysend": ("http.response.zerocopysend", {
-            "offset": (False, "int", _int), "count": (False, "int", _int), "more_body": (False, "bool", _bool)}),
+            "offset": (False, "int", is_int), "count": (False, "int", is_int), "more_body": (False, "bool", _bool)}),
         "http.response.push": ("http.response.push", {"path": (True, "str", _str), "headers": _HEADERS}),
         "http.response.early_hint": ("http.response.early_hint", {"links": (True, "a list of bytes", _bytes_list)}),
         "http.response.debug": ("http.response.debug", {}),
     },
     ("websocket", "receive"): {
         "websocket.connect": (None, {}), "websocket.receive": (None, _FRAME),
-        "websocket.disconnect": (None, {"code": (False, "int", _int), "reason": (False, "str or None", _str_or_none)}),
+        "websocket.disconnect": (None, {"code": (False, "int", is_int),
+                                        "reason": (False, "str or None", _str_or_none)}),
     },
     ("websocket", "send"): {
         "websocket.accept": (None, {"subprotocol": (False, "str or None", _str_or_none), "headers": _HEADERS}),
         "websocket.send": (None, _FRAME),
-        "websocket.close": (None, {"code": (False, "int", _int), "reason": (False, "str or None", _str_or_none)}),
-        "websocket.http.response.start": ("websocket.http.response", {"status": (True, "int", _int),
+        "websocket.close": (None, {"code": (False, "int", is_int), "reason": (False, "str or None", _str_or_none)}),
+        "websocket.http.response.start": ("websocket.http.response", {"status": (True, "int", is_int),
                                                                       "headers": _HEADERS}),
         "websocket.http.response.body": ("websocket.http.response", _BODY),
     },

@@ -34,7 +34,7 @@ def unverifiable(v: Any) -> bool:
     return isinstance(v, str) and v.startswith("<") and v.endswith(">")
 
 
-def _headers(v: Any) -> bool:
+def is_header_list(v: Any) -> bool:
     if unverifiable(v):
         return True
     items = pairs(v)
@@ -49,7 +49,7 @@ def _dict_or_none(v: Any) -> bool:
     return v is None or isinstance(v, dict)
 
 
-def _int(v: Any) -> bool:
+def is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
@@ -59,13 +59,13 @@ FIELDS: dict[str, dict[str, tuple[bool, str, Kind]]] = {
         "http_version": (True, "str", _str), "method": (True, "str", _str), "scheme": (False, "str", _str),
         "path": (True, "str", _str), "raw_path": (False, "bytes or None", _bytes_or_none),
         "query_string": (True, "bytes", _bytes), "root_path": (False, "str", _str),
-        "headers": (True, "a list of [bytes, bytes]", _headers),
+        "headers": (True, "a list of [bytes, bytes]", is_header_list),
         "extensions": (False, "dict or None", _dict_or_none),
     },
     "websocket": {
         "http_version": (False, "str", _str), "scheme": (False, "str", _str), "path": (True, "str", _str),
         "raw_path": (False, "bytes or None", _bytes_or_none), "query_string": (False, "bytes", _bytes),
-        "root_path": (False, "str", _str), "headers": (True, "a list of [bytes, bytes]", _headers),
+        "root_path": (False, "str", _str), "headers": (True, "a list of [bytes, bytes]", is_header_list),
         "subprotocols": (False, "a list of str", _str_list),
         "extensions": (False, "dict or None", _dict_or_none),
     },
