@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from typing import Any
 
@@ -67,17 +68,19 @@ def test_console_rejects_unknown_modes() -> None:
 def test_rendering_happens_off_the_request_path(monkeypatch: pytest.MonkeyPatch,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     slow_print = live.ConsolePrinter._print
+    gate = threading.Event()
 
-    def slow(self: live.ConsolePrinter, recorder: Any, full: bool) -> None:
-        time.sleep(0.1)
+    def held(self: live.ConsolePrinter, recorder: Any, full: bool) -> None:
+        gate.wait(10)  # rendering cannot finish until every request has returned
         slow_print(self, recorder, full)
 
-    monkeypatch.setattr(live.ConsolePrinter, "_print", slow)
+    monkeypatch.setattr(live.ConsolePrinter, "_print", held)
     w = gwinspect.wrap(hello, console=True)
     t0 = time.perf_counter()
     for i in range(5):
         assert Client(w).get(f"/quick-{i}", buffered=True).data == b"hello body"
-    assert time.perf_counter() - t0 < 0.4  # five renders take 0.5 s; the requests did not wait for them
+    assert time.perf_counter() - t0 < 5  # on the request path, each request would have waited 10 s
+    gate.set()
     live.flush()
     err = capsys.readouterr().err
     assert all(f"/quick-{i}" in err for i in range(5)), err
