@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import io
+import json
+from importlib import resources
 from typing import Any
 
+import jsonschema
 import pytest
 from werkzeug.test import Client
 
@@ -50,6 +53,8 @@ def test_violations_are_part_of_the_trace_and_survive_a_dump() -> None:
     assert trace.events[hit.event].kind == "chunk"  # type: ignore[index]
     (loaded,) = gwinspect.loads(gwinspect.dumps(trace))
     assert loaded.violations == trace.violations
+    schema = json.loads((resources.files("gwinspect") / "trace.schema.json").read_text())
+    jsonschema.validate(json.loads(gwinspect.dumps(trace)), schema)
 
 
 def test_validate_false_turns_checking_off() -> None:
