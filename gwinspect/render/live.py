@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("gwinspect")
 _STOP = object()
-DRAIN_TIMEOUT = 10.0  # seconds atexit waits for the printer to catch up
+DRAIN_TIMEOUT = 10.0  # seconds flush() waits; at exit, how long the printer may make no progress
 
 
 class ConsolePrinter:
@@ -36,6 +36,7 @@ class ConsolePrinter:
         self.thread = threading.Thread(target=self._run, name="gwinspect-console", daemon=True)
         self.thread.start()
         self._console: Any = None
+        self.handled = 0  # items taken off the queue so far: drain() watches it move
 
     def submit(self, recorder: Recorder, full: bool) -> None:
         self.queue.put((recorder, full))
@@ -43,6 +44,7 @@ class ConsolePrinter:
     def _run(self) -> None:
         while True:
             item = self.queue.get()
+            self.handled += 1
             if item is _STOP:
                 return
             if isinstance(item, _Marker):
@@ -63,11 +65,21 @@ class ConsolePrinter:
         console.print(timeline(recorder.snapshot(), full=full, width=console.width))
         console.file.flush()
 
-    def drain(self, timeout: float = DRAIN_TIMEOUT) -> None:
-        """Print everything queued so far, then stop the thread (at exit)."""
-        if self.thread.is_alive():
-            self.queue.put(_STOP)
-            self.thread.join(timeout)
+    def drain(self, stall: float = DRAIN_TIMEOUT) -> None:
+        """Print everything queued so far, then stop the thread (at exit).
+
+        Waits as long as the printer keeps printing (a long backlog is not cut
+        short), but gives up once it has made no progress for ``stall`` seconds
+        (stderr blocked by a reader that went away must not hang the exit).
+        """
+        if not self.thread.is_alive():
+            return
+        self.queue.put(_STOP)
+        while self.thread.is_alive():
+            before = self.handled
+            self.thread.join(stall)
+            if self.handled == before:
+                return
 
 
 _printer: ConsolePrinter | None = None
