@@ -99,8 +99,9 @@ class ASGIRecorder(Recorder):
             try:
                 name, value = pair
                 headers.append((as_text(name).lower(), as_text(value)))
-            except (TypeError, ValueError):
-                headers.append(("?", as_text(pair)))
+            except (TypeError, ValueError):  # malformed: named by its first item, so redaction still applies
+                name = as_text(pair[0]).lower() if isinstance(pair, (list, tuple)) and pair else "?"
+                headers.append((name, as_text(pair)))
         client = s.get("client")
         if isinstance(client, (list, tuple)) and len(client) == 2:
             client = f"{client[0]}:{client[1]}"

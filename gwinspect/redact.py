@@ -90,11 +90,11 @@ class Redactor:
             return headers
         out = []
         for pair in headers:
-            if isinstance(pair, list) and len(pair) == 2:
+            if isinstance(pair, list) and len(pair) >= 2:  # a malformed triple must not leak either
                 name = pair[0]
                 text = name.data.decode("latin-1") if isinstance(name, Blob) else str(name)
                 if self.matches(text):
-                    pair = [name, _REDACTED_BLOB if isinstance(pair[1], Blob) else REDACTED]
+                    pair = [name, *(_REDACTED_BLOB if isinstance(v, Blob) else REDACTED for v in pair[1:])]
             out.append(pair)
         return out
 
