@@ -176,3 +176,20 @@ def test_malformed_start_response_headers_never_leak(headers: Any) -> None:
     text = gwinspect.dumps(w.store.list())
     assert "SETCOOKIE-SECRET" not in text and "visible-value" in text
     assert not w.store.list()[0].partial
+
+
+@pytest.mark.parametrize("headers", [
+    ((b"set-cookie", b"sid=SETCOOKIE-SECRET"), (b"x-plain", b"visible-value")),
+    [(b"set-cookie", b"sid=SETCOOKIE-SECRET"), (b"x-plain", b"visible-value"), (b"x-broken",)],
+    [("set-cookie", "sid=SETCOOKIE-SECRET"), (b"x-plain", b"visible-value")],
+    [(b"Set-Cookie", b"sid=SETCOOKIE-SECRET", b"extra"), (b"x-plain", b"visible-value")],
+], ids=["tuple", "one-malformed-pair", "str-pairs", "triple"])
+def test_malformed_asgi_headers_never_leak(headers: Any) -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+    w = gwinspect.wrap(app)
+    run_asgi(w, http_scope(headers=list(headers)), request_messages())
+    text = gwinspect.dumps(w.store.list())
+    assert "SETCOOKIE-SECRET" not in text and "visible-value" in text
