@@ -79,7 +79,7 @@ class Redactor:
                 # REQUEST_URI/RAW_URI carry the path too: redact only what follows the "?"
                 path, qmark, query = value.partition("?") if key != "QUERY_STRING" else ("", "", value)
                 value = path + qmark + self.query(query)
-            elif isinstance(value, str) and self.environ_key_matches(key):
+            elif value is not None and isinstance(key, str) and self.environ_key_matches(key):  # bytes too
                 value = REDACTED
             out[key] = value
         return out
