@@ -193,3 +193,12 @@ def test_malformed_asgi_headers_never_leak(headers: Any) -> None:
     run_asgi(w, http_scope(headers=list(headers)), request_messages())
     text = gwinspect.dumps(w.store.list())
     assert "SETCOOKIE-SECRET" not in text and "visible-value" in text
+
+
+def test_environ_secrets_redacted_whatever_their_type() -> None:
+    w = gwinspect.wrap(wsgi_app)
+    run_wsgi(w, make_environ(HTTP_AUTHORIZATION=b"Basic-QUxBRERJTjpvcGVu", HTTP_X_PLAIN="visible-value",
+                             HTTP_COOKIE=["sid=COOKIE-SECRET"], SECRET_KEY="CLIENT-SECRET-VALUE"))
+    assert_no_secrets(w)
+    d = only_trace(w)
+    assert d["environ"]["HTTP_AUTHORIZATION"] == "[redacted]" and d["environ"]["SECRET_KEY"] == "[redacted]"
