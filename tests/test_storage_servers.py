@@ -88,6 +88,17 @@ def _totals(base: str, query: str, samples: int) -> list[int]:
     return out
 
 
+def _workers_up(base: str, at_least: int = 2) -> None:
+    """Wait until several workers answer: the port opens before every worker has booted."""
+    pids: set[str] = set()
+
+    def more() -> bool:
+        with ThreadPoolExecutor(4) as pool:
+            pids.update(pool.map(lambda _: _get(base, "/warm-up")[1]["x-pid"], range(8)))
+        return len(pids) >= at_least
+    _eventually(more, 20)
+
+
 def _eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -102,6 +113,7 @@ def _scenario(app_dir: Path, command: Callable[[int], list[str]], n: int) -> Non
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with serve(command(port), port, cwd=app_dir, env=env, timeout=30):
+        _workers_up(base)
         pids = _requests(base, n)
         # Each worker alone holds about n / workers of them: n from every answer means all are shared.
         assert len(pids) >= 2, "one worker answered everything: the test proves nothing"
