@@ -38,6 +38,8 @@ def wsgi_text(value: Any) -> str:
 def environ_headers(env: Environ) -> list[tuple[str, str]]:
     headers = []
     for key, value in env.items():
+        if not isinstance(key, str):  # a malformed environ must not cost the whole trace
+            continue
         if key.startswith("HTTP_"):
             headers.append((key[5:].replace("_", "-").lower(), wsgi_text(value)))
         elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
