@@ -77,6 +77,7 @@ def test_wsgi_hostile_values_never_break_a_dump() -> None:
     w = gwinspect.wrap(wsgi_app)
     env = make_environ("POST", "/caf\udcc3\udca9", body=b"\xff\x00\x80", headers={"X-Latin": "\xe9t\xe9"},
                        **hostile_values())
+    env.update({42: "a non-str key", ("tuple", "key"): object()})  # type: ignore[dict-item]
     out = run_wsgi(w, env)
     assert out.exception is None
     d = only_trace(w)
