@@ -140,10 +140,10 @@ class Recorder:
     def keep_text(self, text: str, outgoing: bool) -> Any:
         """WebSocket text frames share the body cap; an oversized one is kept as UTF-8 bytes."""
         room = self.settings.max_body - (self.out_kept if outgoing else self.in_kept)
-        if len(text) <= room // 4:  # surely fits, without encoding it on the hot path
+        if text.isascii():  # O(1) in CPython; then its length is its size in bytes, no encoding needed
             size = len(text)
-            kept: Any = text
-        else:
+            kept: Any = text if size <= room else Captured(text[:max(room, 0)].encode("ascii"), size)
+        else:  # sizes are UTF-8 bytes, as on the wire (body_size), not characters
             raw = text.encode("utf-8", "surrogatepass")
             size = len(raw)
             kept = text if size <= room else Captured(raw[:max(room, 0)], size)
