@@ -203,3 +203,19 @@ def test_finished_wsgi_trace_does_not_keep_the_request_body_stream_alive() -> No
     assert ref() is None, "the stored trace keeps the 1 MB wsgi.input stream alive"
     d = only_trace(w)
     assert "TrackedInput" in d["environ"]["wsgi.input"]  # still shown, as its repr
+
+
+def test_websocket_text_frames_count_utf8_bytes() -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        m = await receive()
+        await send({"type": "websocket.send", "text": m["text"]})
+        await send({"type": "websocket.close", "code": 1000})
+    w = gwinspect.wrap(app)
+    text = "é" * 10 + "😀"  # 11 characters, 24 bytes of UTF-8
+    run_asgi(w, http_scope("/ws", type_="websocket"),
+             [{"type": "websocket.connect"}, {"type": "websocket.receive", "text": text}])
+    d = only_trace(w, "websocket")
+    assert messages(d, "receive")[1]["text"] == text
+    assert d["request"]["body_size"] == 24 and d["response"]["body_size"] == 24
