@@ -343,3 +343,26 @@ def test_empty_bodies_204_304_head(method: str, status: int, bodies: list[bytes]
     assert d["response"]["status"] == status and d["response"]["body_size"] == 0
     assert d["state"] == "complete" and d["disconnected"] is False and d["request"]["method"] == method
     roundtrip_ok(w)
+
+
+def test_excluded_paths_pass_through_unrecorded_and_errors_are_raised_once() -> None:
+    calls: list[str] = []
+    err = RuntimeError("health failed")
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        calls.append(scope["path"])
+        if scope["path"] == "/health/deep":
+            raise err
+        await echo_stream(scope, receive, send)
+    w = gwinspect.wrap(app, exclude_paths=["/health"])
+    assert run_asgi(w, http_scope("/health"), request_messages(b"x")).sent[-1]["body"] == b"X"
+    assert run_asgi(w, http_scope("/health/deep"), request_messages()).exception is err
+    assert calls == ["/health", "/health/deep"] and len(w.store) == 0
+
+
+def test_panel_requests_are_never_recorded() -> None:
+    w = gwinspect.wrap(echo_stream)
+    run_asgi(w, http_scope("/x", "POST"), request_messages(b"a"))
+    out = run_asgi(w, http_scope("/__inspect__/api/traces"), request_messages())
+    assert out.sent and out.sent[0]["type"] == "http.response.start"
+    assert [t.request.path for t in w.store.list()] == ["/x"]

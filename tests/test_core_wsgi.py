@@ -534,3 +534,14 @@ def test_excluded_path_is_not_recorded_and_its_errors_pass_through_once() -> Non
     assert len(w.store) == 0
     run_wsgi(w, make_environ(path="/healthy"))  # a prefix of a name is not a path prefix
     assert [t.request.path for t in w.store.list()] == ["/healthy"]
+
+
+def test_panel_requests_are_never_recorded() -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_ok(start_response)
+        return [b"app"]
+    w = gwinspect.wrap(app)
+    run_wsgi(w, make_environ(path="/x"))
+    out = run_wsgi(w, make_environ(path="/__inspect__/api/traces", HTTP_HOST="127.0.0.1"))
+    assert out.start_calls and out.chunks != [b"app"]
+    assert [t.request.path for t in w.store.list()] == ["/x"]
