@@ -13,6 +13,8 @@ import sys
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import gwinspect
 import gwinspect.asgi
@@ -420,3 +422,81 @@ def test_a_broken_store_object_does_not_break_requests(caplog: pytest.LogCapture
     assert run_asgi(a, http_scope(), request_messages(b"x")).sent == \
         run_asgi(asgi_full, http_scope(), request_messages(b"x")).sent
     assert any(r.name == "gwinspect" for r in caplog.records)
+
+
+# ---------------------------------------------------------------------------- property: any app, same observables
+
+step = st.one_of(st.tuples(st.just("write"), st.binary(max_size=20)),
+                 st.tuples(st.just("chunk"), st.binary(max_size=20)),
+                 st.tuples(st.just("raise"), st.sampled_from(["call", "iteration", "close"])))
+
+
+@settings(max_examples=80, deadline=None, database=None)
+@given(steps=st.lists(step, max_size=8), stop_after=st.one_of(st.none(), st.integers(0, 4)),
+       body=st.binary(max_size=50), max_body=st.integers(0, 30))
+def test_any_wsgi_app_behaves_the_same_wrapped(steps: list[tuple[str, Any]], stop_after: int | None, body: bytes,
+                                               max_body: int) -> None:
+    def make() -> tuple[Any, list[int], AppError]:
+        closed: list[int] = []
+        err = AppError("planned")
+
+        def app(environ: dict[str, Any], start_response: Any) -> Any:
+            environ["wsgi.input"].read()
+            write = start_response("200 OK", [("Content-Type", "text/plain")])
+            chunks: list[bytes] = []
+            for kind, value in steps:
+                if kind == "write" and not chunks:
+                    write(value)
+                elif kind == "chunk":
+                    chunks.append(value)
+                elif kind == "raise" and value == "call":
+                    raise err
+
+            def gen() -> Any:
+                yield from chunks
+                if ("raise", "iteration") in steps:
+                    raise err
+            return counting_close(gen(), closed, fail=err if ("raise", "close") in steps else None)
+        return app, closed, err
+
+    bare_app, bare_closed, bare_err = make()
+    app, closed, err = make()
+    bare = run_wsgi(bare_app, make_environ("POST", body=body), stop_after=stop_after)
+    inspector = gwinspect.wrap(app, max_body=max_body)
+    out = run_wsgi(inspector, make_environ("POST", body=body), stop_after=stop_after)
+    assert out.observable()[:-1] == bare.observable()[:-1]
+    assert (out.exception is err) == (bare.exception is bare_err) and closed == bare_closed
+    [trace] = inspector.store.list()
+    assert trace.complete and not trace.partial
+    assert trace.request.body_size == len(body)
+
+
+@settings(max_examples=80, deadline=None, database=None)
+@given(parts=st.lists(st.binary(max_size=20), min_size=1, max_size=5),
+       out_parts=st.lists(st.binary(max_size=20), max_size=5), fail=st.booleans(), max_body=st.integers(0, 30))
+def test_any_asgi_app_behaves_the_same_wrapped(parts: list[bytes], out_parts: list[bytes], fail: bool,
+                                               max_body: int) -> None:
+    def make() -> tuple[Any, AppError]:
+        err = AppError("planned")
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            while (await receive()).get("more_body"):
+                pass
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"x", b"y")]})
+            for p in out_parts:
+                await send({"type": "http.response.body", "body": p, "more_body": True})
+            if fail:
+                raise err
+            await send({"type": "http.response.body", "body": b""})
+        return app, err
+    bare_app, bare_err = make()
+    app, err = make()
+    bare = run_asgi(bare_app, http_scope(method="POST"), request_messages(*parts))
+    inspector = gwinspect.wrap(app, max_body=max_body)
+    out = run_asgi(inspector, http_scope(method="POST"), request_messages(*parts))
+    assert out.sent == bare.sent and out.received == bare.received
+    assert (out.exception is err) == (bare.exception is bare_err) == fail
+    [trace] = inspector.store.list()
+    assert trace.complete and not trace.partial
+    assert trace.request.body_size == sum(map(len, parts)) and trace.response is not None
+    assert trace.response.body_size == sum(map(len, out_parts))
