@@ -15,8 +15,8 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .jsonsafe import as_text, safe_repr, to_model
-from .model import REDACTED, ProtocolViolation, Request, Response
+from .jsonsafe import Captured, as_text, safe_repr, to_model
+from .model import REDACTED, Blob, ProtocolViolation, Request, Response
 from .options import Settings, make_settings
 from .recorder import Recorder, error_info, exception_fields
 from .redact import Redactor
@@ -48,6 +48,21 @@ def environ_headers(env: Environ) -> list[tuple[str, str]]:
 
 
 _PLAIN = (str, int, bool, type(None))
+# Values to_model() converts structurally; anything else ends up as its repr.
+_MODELLED = (str, int, bool, float, bytes, bytearray, memoryview, dict, list, tuple, Captured, Blob)
+
+
+def detached(value: Any, cap: int) -> Any:
+    """What a finished trace keeps of one environ value: the model value to_model() gives, built cheaply.
+
+    This runs once per request, so it avoids to_model()'s chain of checks for the usual
+    server objects (wsgi.input, wsgi.errors, sockets): their repr is all a trace shows.
+    """
+    if type(value) is tuple and all(type(item) in _PLAIN for item in value):
+        return value  # wsgi.version: pins nothing; becomes a list when the trace is built
+    if value is None or isinstance(value, _MODELLED):
+        return to_model(value, cap)
+    return safe_repr(value)
 
 
 class WSGIRecorder(Recorder):
@@ -108,7 +123,9 @@ class WSGIRecorder(Recorder):
             # megabytes of body, a socket...): keep the environ's objects as their model values.
             try:
                 cap = self.settings.max_body
-                self.environ = {k: v if type(v) in _PLAIN else to_model(v, cap) for k, v in self.environ.items()}
+                environ = self.environ
+                for key in [k for k, v in environ.items() if type(v) not in _PLAIN]:
+                    environ[key] = detached(environ[key], cap)  # in place: same keys, so readers never race
             except Exception as bug:
                 self.fail(bug)
         super().finish()
