@@ -45,8 +45,9 @@ def _ids_after_fork_in_child() -> None:
 
 
 # The lock is held across fork() so the child never inherits it locked by a thread that does not exist there.
-os.register_at_fork(before=_id_lock.acquire, after_in_parent=_id_lock.release,
-                    after_in_child=_ids_after_fork_in_child)
+if hasattr(os, "register_at_fork"):  # POSIX only; there is no fork() elsewhere
+    os.register_at_fork(before=_id_lock.acquire, after_in_parent=_id_lock.release,
+                        after_in_child=_ids_after_fork_in_child)
 
 
 def new_trace_id() -> str:
