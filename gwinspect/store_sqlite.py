@@ -65,7 +65,8 @@ class SQLiteStore:
             store = ref()
             if store is not None:
                 store._forget_parent()
-        os.register_at_fork(after_in_child=after_fork)
+        if hasattr(os, "register_at_fork"):  # POSIX only
+            os.register_at_fork(after_in_child=after_fork)
 
     @classmethod
     def from_url(cls, url: str, *, max_traces: int = 10_000, create: bool = True) -> SQLiteStore:

@@ -72,7 +72,8 @@ class StoreWriter:
             writer = ref()
             if writer is not None:
                 writer.close(timeout=5.0)
-        os.register_at_fork(after_in_child=after_fork)
+        if hasattr(os, "register_at_fork"):  # POSIX only
+            os.register_at_fork(after_in_child=after_fork)
         atexit.register(at_exit)
 
     def _reset(self) -> None:
