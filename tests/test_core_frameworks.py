@@ -18,7 +18,8 @@ import gwinspect
 from tests.apps_core import blob_bytes, events, messages, roundtrip_ok
 from tests.django_core import setup_django
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+              pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators")]
 
 VOLATILE = {"date", "server"}
 
