@@ -11,7 +11,7 @@ import gwinspect
 from tests.apps_core import http_scope, make_environ, only_trace, request_messages, run_asgi, run_wsgi
 from tests.django_core import setup_django
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # starlette.testclient on httpx
+pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
 
 
 def wsgi_fn(environ: dict[str, Any], start_response: Any) -> list[bytes]:

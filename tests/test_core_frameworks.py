@@ -19,6 +19,7 @@ from tests.apps_core import blob_bytes, events, messages, roundtrip_ok
 from tests.django_core import setup_django
 
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+              pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`"),
               pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators")]
 
 VOLATILE = {"date", "server"}
