@@ -122,7 +122,7 @@ class MemoryStore:
         return self._sequence
 
 
-class StoreError(Exception):
+class StoreError(ValueError):
     """A store that cannot be used (not a gwinspect store, corrupt, too new, a bad URL); one-line message."""
 
 

@@ -74,7 +74,9 @@ class SQLiteStore:
         location, options = parse_url(url)
         try:
             return cls(location, create=create, **{"max_traces": max_traces, **options})
-        except ValueError as exc:
+        except StoreError:
+            raise
+        except ValueError as exc:  # max_traces=0 and the like
             raise StoreError(f"bad store URL {url!r}: {exc}") from None
 
     # ---- writing: the request path ------------------------------------------
