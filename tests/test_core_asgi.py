@@ -366,3 +366,32 @@ def test_panel_requests_are_never_recorded() -> None:
     out = run_asgi(w, http_scope("/__inspect__/api/traces"), request_messages())
     assert out.sent and out.sent[0]["type"] == "http.response.start"
     assert [t.request.path for t in w.store.list()] == ["/x"]
+
+
+def test_in_progress_connection_is_visible_while_the_app_waits() -> None:
+    gate = asyncio.Event()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"first", "more_body": True})
+        await gate.wait()
+        await send({"type": "http.response.body", "body": b"last"})
+    w = gwinspect.wrap(app)
+
+    async def main() -> None:
+        task = asyncio.ensure_future(drive_asgi(w, http_scope("/hung"), request_messages()))
+        for _ in range(100):
+            await asyncio.sleep(0)
+            if len(w.store) and len(w.store.list()[0].events) == 3:
+                break
+        [t] = w.store.list()
+        assert t.state == "in_progress" and t.duration_ms is None and t.request.path == "/hung"
+        assert t.response is not None and t.response.status == 200 and t.response.body_size == 5
+        assert gwinspect.loads(gwinspect.dumps(t))[0] == t
+        gate.set()
+        out = await asyncio.wait_for(task, 5)
+        assert out.sent[-1]["body"] == b"last"
+    asyncio.run(main())
+    [t] = w.store.list()
+    assert t.state == "complete" and t.response is not None and t.response.body_size == 9
