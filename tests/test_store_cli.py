@@ -171,9 +171,10 @@ def test_tail_full_shows_timelines_and_refuses_dumps(recorded: SQLiteStore, tmp_
     stop(proc)
     dump = tmp_path / "d.json"
     dump.write_text(gwinspect.dumps([make_trace(1)]))
-    done = subprocess.run([sys.executable, "-m", "gwinspect", "tail", str(dump)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=30)
-    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    for args in ([str(dump)], [str(recorded.path), "--status", "40"], [str(recorded.path), "--method", "GET POST"]):
+        done = subprocess.run([sys.executable, "-m", "gwinspect", "tail", *args], cwd=ROOT, capture_output=True,
+                              text=True, timeout=30)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1, (args, done.stderr)
 
 
 def _get(url: str) -> httpx.Response:

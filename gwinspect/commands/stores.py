@@ -7,6 +7,7 @@ file that is neither a gwinspect store nor a dump, a corrupt or newer store.
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -86,6 +87,8 @@ def filter_query(*, path: str | None = None, status: str | None = None, method: 
         if value is not None:
             if not value or any(ch.isspace() for ch in value):
                 raise CLIError(f"--{key} takes one word, not {escape(value)!r}")
+            if key == "status" and not re.fullmatch(r"[1-5](?:\d\d|xx)", value.lower()):
+                raise CLIError(f"--status takes a status (404) or a class (4xx), not {escape(value)!r}")
             terms.append(f"{key}:{value}")
     if query:
         terms.append(query)
