@@ -9,6 +9,7 @@ middleware does. Paths (the same in both protocols):
     /small /large?kb=N /stream?kb=N /upload (POST) /sse?id=X&n=N /file /nocontent
     /cached (304 with If-None-Match) /redirect /error-before /error-after
     /disconnect (streams until the client goes away) /_state (counters) /ws (ASGI)
+    /echo... (any method, any path below /echo): what the app was given, as JSON
 
 Scenario state lives in ``MATRIX_DIR`` (shared with the test): SSE acknowledgements
 and the lifespan marker files. ``MATRIX_TAG`` names the process in those files.
@@ -74,7 +75,7 @@ class Counters:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.values = {"open": 0, "closed": 0, "disconnects": 0, "lifespan": 0}
+        self.values = {"open": 0, "closed": 0, "disconnects": 0, "lifespan": 0, "requests": 0}
 
     def bump(self, name: str, by: int = 1) -> None:
         with self.lock:
@@ -136,8 +137,29 @@ def _until_disconnect() -> Iterator[bytes]:
         COUNTERS.bump("closed")
 
 
+def echo(seen: dict[str, Any], body: bytes) -> bytes:
+    """The app's whole view of a request, so hostile requests can be compared bare vs wrapped."""
+    seen["body"] = {"size": len(body), "sha256": hashlib.sha256(body).hexdigest()}
+    return json.dumps(seen, sort_keys=True, ensure_ascii=True).encode()
+
+
+PER_PROCESS = ("REMOTE_PORT", "SERVER_PORT")  # differ between the bare and the wrapped server anyway
+
+
+def _wsgi_echo(environ: dict[str, Any]) -> bytes:
+    plain = {k: v for k, v in environ.items() if isinstance(v, str) and k.isupper() and k not in PER_PROCESS
+             and k not in os.environ}  # wsgiref copies the process environment in
+    return echo({"environ": plain}, _read_body(environ))
+
+
 def wsgi_bare(environ: dict[str, Any], start_response: Any) -> Any:
     path, q = environ.get("PATH_INFO", ""), _query(environ)
+    if path != "/_state":
+        COUNTERS.bump("requests")
+    if path.startswith("/echo"):
+        answer = _wsgi_echo(environ)
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(answer)))])
+        return [answer]
     text = [("Content-Type", "text/plain")]
     if path == "/small":
         start_response("200 OK", [*SMALL_HEADERS, ("Content-Length", str(len(SMALL)))])

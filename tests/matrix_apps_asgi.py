@@ -28,6 +28,7 @@ from tests.matrix_apps import (
     SSE_WAIT_S,
     body_of,
     chunk,
+    echo,
     mark,
     sse_event,
 )
@@ -100,6 +101,17 @@ async def http_app(scope: Scope, receive: Any, send: Any) -> None:
     path = scope["path"]
     q = {k: v[0] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
+    if path != "/_state":
+        COUNTERS.bump("requests")
+    if path.startswith("/echo"):
+        seen = {k: scope[k] for k in ("method", "path", "http_version", "scheme", "root_path")}
+        seen.update(raw_path=(scope.get("raw_path") or b"").decode("latin-1"),
+                    query_string=scope["query_string"].decode("latin-1"),
+                    headers=[[k.decode("latin-1"), v.decode("latin-1")] for k, v in scope["headers"]])
+        answer = echo(seen, await _read_body(receive))
+        await _start(send, 200, [("Content-Type", "application/json"), ("Content-Length", str(len(answer)))])
+        await send({"type": "http.response.body", "body": answer})
+        return
     if path == "/upload":
         data = await _read_body(receive)
         answer = json.dumps({"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}).encode()
