@@ -20,7 +20,7 @@ from tests.realserver import PYTHON, free_port, serve
 pytestmark = pytest.mark.servers
 
 APPS = textwrap.dedent("""
-    import os, gwinspect
+    import asyncio, os, gwinspect
 
     def _wsgi(environ, start_response):
         start_response("200 OK", [("Content-Type", "text/plain"), ("X-Pid", str(os.getpid()))])
@@ -33,6 +33,8 @@ APPS = textwrap.dedent("""
             await send({"type": "lifespan.shutdown.complete"})
             return
         await receive()
+        if scope["path"] == "/slow":
+            await asyncio.sleep(4)
         await send({"type": "http.response.start", "status": 200, "headers": [(b"x-pid", str(os.getpid()).encode())]})
         await send({"type": "http.response.body", "body": b"ok"})
 
@@ -147,3 +149,22 @@ def test_store_files_stay_private_under_a_server(app_dir: Path) -> None:
         modes = {p.name: oct(p.stat().st_mode & 0o777) for p in app_dir.iterdir() if p.name.startswith("private")}
     assert modes == {"private.db": "0o600", "private.db-wal": "0o600", "private.db-shm": "0o600"}
     assert sys.platform != "win32"
+
+
+def test_a_hung_request_shows_in_progress_on_every_worker(app_dir: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with serve(_uvicorn(port), port, cwd=app_dir, env={"GWINSPECT_STORE": f"sqlite:///{app_dir}/hung.db"},
+               timeout=30), ThreadPoolExecutor(1) as pool:
+        _workers_up(base)
+        slow = pool.submit(_get, base, "/slow")
+        states: list[list[str]] = []
+
+        def seen_in_progress_everywhere() -> bool:
+            answers = [json.loads(_get(base, "/__inspect__/api/traces?q=/slow")[2]) for _ in range(6)]
+            states.append([t["state"] for a in answers for t in a["traces"]])
+            return states[-1] == ["in_progress"] * 6
+        _eventually(seen_in_progress_everywhere, 3.5)  # written for the other worker after about a second
+        assert slow.result(10)[0] == 200
+        _eventually(lambda: [t["state"] for _ in range(4) for t in json.loads(
+            _get(base, "/__inspect__/api/traces?q=/slow")[2])["traces"]] == ["complete"] * 4)
