@@ -8,6 +8,7 @@ through untouched. App exceptions are re-raised as the very same object (a bare
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from .jsonsafe import as_text, to_model
@@ -38,6 +39,9 @@ class ASGIRecorder(Recorder):
     # ---- hooks ----------------------------------------------------------
     def on_receive(self, message: Message) -> None:
         try:
+            if type(message) is not dict and not isinstance(message, Mapping):
+                self.add("receive", message)  # breaks the protocol: kept as it was, for the rules
+                return
             msg = dict(message)
             self._keep_payload(msg, outgoing=False)
             if msg.get("type") == "http.disconnect" and not self.response_done:
@@ -48,6 +52,9 @@ class ASGIRecorder(Recorder):
 
     def on_send(self, message: Message) -> None:
         try:
+            if type(message) is not dict and not isinstance(message, Mapping):
+                self.add("send", message)  # breaks the protocol: kept as it was, for the rules
+                return
             msg = dict(message)
             kind = msg.get("type")
             self._keep_payload(msg, outgoing=True)
