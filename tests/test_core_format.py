@@ -249,3 +249,32 @@ def test_from_dict_ignores_unknown_keys() -> None:
     d = json.loads(gwinspect.dumps(w.store.list()[0]))
     d["future_key"] = {"anything": 1}
     assert Trace.from_dict(d).to_dict() == w.store.list()[0].to_dict()
+
+
+def test_malformed_asgi_messages_are_recorded_as_they_were_and_dump_valid() -> None:
+    """Messages that break the protocol (no type, not a dict) are recorded for the rules, and the dump
+    still validates and reloads: "every dump validates"."""
+    odd_in: list[Any] = [{"body": b"no type"}, ["a", "list"]]
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await receive()
+        await send({})
+        await send(None)
+        await send([("type", "http.response.start")])
+        await send({"type": 42, "status": "200"})
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": "str body", "more_body": 5})
+    w = gwinspect.wrap(app)
+    run_asgi(w, http_scope(), odd_in)
+    [trace] = w.store.list()
+    assert not trace.partial
+    d = trace.to_dict()
+    kinds = [(e["kind"], e["message"]) for e in d["events"]]
+    assert kinds[0] == ("receive", {"body": {"encoding": "utf-8", "data": "no type", "size": 7, "truncated": False}})
+    assert kinds[1] == ("receive", ["a", "list"])
+    assert kinds[2] == ("send", {}) and kinds[3] == ("send", None)
+    assert kinds[4] == ("send", [["type", "http.response.start"]])
+    assert kinds[5] == ("send", {"type": 42, "status": "200"})
+    assert d["response"]["status"] == 200
+    roundtrip_ok(w)
