@@ -33,6 +33,7 @@ from .store_writer import StoreWriter
 __all__ = ["SQLiteStore", "StoreError", "parse_duration"]
 
 READ_TIMEOUT_MS = 2000
+MAX_IDLE_READERS = 8  # connections kept open for reads (threads of one process share them)
 _CACHE = 256  # decoded traces kept, keyed by (id, rev): rows rarely change, JSON decoding is the read cost
 
 Traces = list[Trace]  # spelled out here: inside the class, `list` is the method
@@ -122,7 +123,11 @@ class SQLiteStore:
         finally:
             if conn is not None:
                 with self._lock:
-                    self._pool.append(conn)
+                    keep = len(self._pool) < MAX_IDLE_READERS
+                    if keep:
+                        self._pool.append(conn)
+                if not keep:
+                    conn.close()
 
     def _min_started(self) -> float | None:
         return time.time() - self.max_age if self.max_age is not None else None
