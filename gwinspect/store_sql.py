@@ -126,6 +126,8 @@ def prepare(path: Path, create: bool) -> None:
             if not create:
                 raise StoreError(f"{path} is an empty database, not a gwinspect store")
             _initialize(conn, path)
+    except sqlite3.OperationalError as exc:  # locked, read-only, no room...: a store we cannot use right now
+        raise StoreError(f"{path}: cannot use the store: {describe(exc)}") from None
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path} is not a gwinspect store (not an SQLite database, or corrupt: "
                          f"{describe(exc)})") from None
