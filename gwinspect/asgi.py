@@ -143,7 +143,8 @@ class ASGIRecorder(Recorder):
                 pairs.append((as_text(name).lower(), as_text(value)))
             except (TypeError, ValueError):
                 continue
-        return Response(status if isinstance(status, int) else None, self.settings.redactor.headers(pairs),
+        ok = isinstance(status, int) and not isinstance(status, bool)  # True is an int, not a status
+        return Response(status if ok else None, self.settings.redactor.headers(pairs),
                         self.out_size)
 
 
