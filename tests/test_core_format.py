@@ -278,3 +278,98 @@ def test_malformed_asgi_messages_are_recorded_as_they_were_and_dump_valid() -> N
     assert kinds[5] == ("send", {"type": 42, "status": "200"})
     assert d["response"]["status"] == 200
     roundtrip_ok(w)
+
+
+edge_values = st.sampled_from([None, True, False, 0, -1, 2**70, 1.5, math.nan, math.inf, "", "200 OK", "\udcff",
+                               b"", b"\xff", b"200", (), [], {}])
+anything = st.recursive(
+    edge_values | st.integers() | st.floats() | st.text(max_size=8) | st.binary(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.tuples(inner, inner) | st.dictionaries(st.text(max_size=5), inner,
+                                                                                           max_size=3),
+    max_leaves=8)
+
+
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(start=st.fixed_dictionaries({"status": anything}, optional={"headers": anything, "trailers": anything}),
+       body=st.fixed_dictionaries({"body": anything}, optional={"more_body": anything, "text": anything}),
+       scope_extra=st.dictionaries(st.sampled_from(["client", "server", "http_version", "method", "scheme",
+                                                    "root_path", "query_string", "headers", "raw_path"]),
+                                   anything, max_size=4))
+def test_any_malformed_asgi_values_dump_validly(start: dict[str, Any], body: dict[str, Any],
+                                                scope_extra: dict[str, Any]) -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "http.response.start", **start})
+        await send({"type": "http.response.body", **body})
+    w = gwinspect.wrap(app)
+    scope = http_scope()  # path stays a str: it routes the request (panel, exclude_paths) before recording
+    scope.update(scope_extra)
+    run_asgi(w, scope, request_messages(b"x"))
+    [trace] = w.store.list()
+    assert not trace.partial, "gwinspect failed on a malformed value instead of recording it"
+    roundtrip_ok(w)
+
+
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(status=anything, headers=anything, chunks=st.lists(anything, max_size=3),
+       environ_extra=st.dictionaries(st.sampled_from(["REQUEST_METHOD", "SCRIPT_NAME", "QUERY_STRING",
+                                                      "SERVER_PROTOCOL", "REMOTE_ADDR", "REMOTE_PORT",
+                                                      "wsgi.url_scheme", "CONTENT_TYPE", "HTTP_X_Y"]),
+                                     anything, max_size=4))
+def test_any_malformed_wsgi_values_dump_validly(status: Any, headers: Any, chunks: list[Any],
+                                                environ_extra: dict[str, Any]) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[Any]:
+        start_response(status, headers)
+        return chunks
+    w = gwinspect.wrap(app)
+    env = make_environ()
+    env.update(environ_extra)
+    run_wsgi(w, env)
+    [trace] = w.store.list()
+    assert not trace.partial, "gwinspect failed on a malformed value instead of recording it"
+    roundtrip_ok(w)
+
+
+EDGE = [None, True, False, 0, -1, 2**70, 1.5, math.nan, math.inf, "", "200 OK", "\udcff", b"", b"\xff", b"200",
+        (), [], {}, [("a",)], {"k": object()}, BrokenRepr()]
+
+
+@pytest.mark.parametrize("value", EDGE, ids=[type(v).__name__ + str(i) for i, v in enumerate(EDGE)])
+@pytest.mark.parametrize("where", ["status", "headers", "body", "more_body", "client", "http_version", "method"])
+def test_edge_values_in_asgi_fields_dump_validly(where: str, value: Any) -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        start = {"type": "http.response.start", "status": 200, "headers": []}
+        body = {"type": "http.response.body", "body": b"ok"}
+        for msg in (start, body):
+            if where in msg:
+                msg[where] = value
+        if where == "more_body":
+            body["more_body"] = value
+        await send(start)
+        await send(body)
+    w = gwinspect.wrap(app)
+    scope = http_scope()
+    if where in ("client", "http_version", "method"):
+        scope[where] = value
+    run_asgi(w, scope, request_messages(b"x"))
+    [trace] = w.store.list()
+    assert not trace.partial
+    roundtrip_ok(w)
+
+
+@pytest.mark.parametrize("value", EDGE, ids=[type(v).__name__ + str(i) for i, v in enumerate(EDGE)])
+@pytest.mark.parametrize("where", ["status", "headers", "chunk", "REQUEST_METHOD", "SERVER_PROTOCOL", "REMOTE_ADDR",
+                                   "wsgi.url_scheme", "HTTP_X_Y"])
+def test_edge_values_in_wsgi_fields_dump_validly(where: str, value: Any) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[Any]:
+        start_response(value if where == "status" else "200 OK", value if where == "headers" else [])
+        return [value if where == "chunk" else b"ok"]
+    w = gwinspect.wrap(app)
+    env = make_environ()
+    if where not in ("status", "headers", "chunk"):
+        env[where] = value
+    run_wsgi(w, env)
+    [trace] = w.store.list()
+    assert not trace.partial
+    roundtrip_ok(w)
