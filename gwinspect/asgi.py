@@ -184,6 +184,8 @@ class ASGIInspector:
             kind = scope.get("type")
             if kind in RECORDED_SCOPES:
                 path = scope.get("path", "")
+                if not isinstance(path, str):
+                    path = ""  # a broken server's path: the connection is still recorded (and never the panel)
                 if kind != "lifespan" and settings.is_panel_path(path):
                     panel = True
                 elif kind == "lifespan" or not settings.excluded(path):

@@ -359,6 +359,8 @@ class WSGIInspector:
         panel = False
         try:
             path = environ.get("PATH_INFO", "")
+            if not isinstance(path, str):
+                path = ""  # a broken server's path: the request is still recorded (and never the panel)
             if settings.is_panel_path(path):
                 panel = True
             elif not settings.excluded(path):
