@@ -20,6 +20,8 @@ from tests.apps_core import (
     run_asgi,
 )
 
+pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+
 
 async def echo_stream(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Reads a streamed body and answers in as many streamed parts."""
@@ -395,3 +397,31 @@ def test_in_progress_connection_is_visible_while_the_app_waits() -> None:
     asyncio.run(main())
     [t] = w.store.list()
     assert t.state == "complete" and t.response is not None and t.response.body_size == 9
+
+
+def test_recorded_messages_are_not_changed_by_middleware_outside_the_inspector() -> None:
+    """Starlette middleware (sessions, CORS, GZip) append to message["headers"] in place in their send
+    wrappers; the trace must show what the wrapped app sent, not what an outer layer added later."""
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.middleware.sessions import SessionMiddleware
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    async def login(request: Any) -> PlainTextResponse:
+        request.session["user"] = "alice"
+        return PlainTextResponse("in", headers={"x-app": "1"})
+    store = gwinspect.MemoryStore(10)
+    app = Starlette(routes=[Route("/login", login)],
+                    middleware=[Middleware(SessionMiddleware, secret_key="k" * 32),  # outermost
+                                Middleware(gwinspect.ASGIInspector, store=store)])
+    with TestClient(app) as client:
+        r = client.get("/login")
+    assert r.status_code == 200 and "session" in r.cookies
+    [trace] = [t for t in store.list() if t.type == "http"]
+    assert trace.response is not None
+    names = [k for k, _ in trace.response.headers]
+    assert "x-app" in names and "set-cookie" not in names
+    start = trace.to_dict()["events"][[e.message_type for e in trace.events].index("http.response.start")]
+    assert [blob_bytes(k) for k, _ in start["message"]["headers"]] == [b"x-app", b"content-length", b"content-type"]
