@@ -57,6 +57,9 @@ class ASGIRecorder(Recorder):
                 return
             msg = dict(message)
             kind = msg.get("type")
+            headers = msg.get("headers")
+            if type(headers) is list:  # outer middleware often appends to it in place once we pass it on
+                msg["headers"] = headers[:]
             self._keep_payload(msg, outgoing=True)
             if kind in ("http.response.start", "websocket.accept", "websocket.http.response.start"):
                 if self.start is None:
