@@ -425,3 +425,20 @@ def test_recorded_messages_are_not_changed_by_middleware_outside_the_inspector()
     assert "x-app" in names and "set-cookie" not in names
     start = trace.to_dict()["events"][[e.message_type for e in trace.events].index("http.response.start")]
     assert [blob_bytes(k) for k, _ in start["message"]["headers"]] == [b"x-app", b"content-length", b"content-type"]
+
+
+def test_recorded_headers_are_not_changed_by_an_outer_layer_appending_in_place() -> None:
+    def outer(inner: Any) -> Any:
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            async def send_with_id(message: Any) -> None:
+                if message["type"] == "http.response.start":
+                    message["headers"].append((b"x-request-id", b"abc"))  # in place, as many middlewares do
+                await send(message)
+            await inner(scope, receive, send_with_id)
+        return app
+    inspector = gwinspect.wrap(echo_stream)
+    out = run_asgi(outer(inspector), http_scope(method="POST"), request_messages(b"x"))
+    assert (b"x-request-id", b"abc") in out.sent[0]["headers"]  # the outer layer still did its job
+    d = only_trace(inspector)
+    assert [blob_bytes(k) for k, _ in messages(d, "send")[0]["headers"]] == [b"content-type", b"x-parts"]
+    assert [k for k, _ in d["response"]["headers"]] == ["content-type", "x-parts"]
