@@ -293,7 +293,7 @@ anything = st.recursive(
 @given(start=st.fixed_dictionaries({"status": anything}, optional={"headers": anything, "trailers": anything}),
        body=st.fixed_dictionaries({"body": anything}, optional={"more_body": anything, "text": anything}),
        scope_extra=st.dictionaries(st.sampled_from(["client", "server", "http_version", "method", "scheme",
-                                                    "root_path", "query_string", "headers", "raw_path"]),
+                                                    "root_path", "path", "query_string", "headers", "raw_path"]),
                                    anything, max_size=4))
 def test_any_malformed_asgi_values_dump_validly(start: dict[str, Any], body: dict[str, Any],
                                                 scope_extra: dict[str, Any]) -> None:
@@ -302,7 +302,7 @@ def test_any_malformed_asgi_values_dump_validly(start: dict[str, Any], body: dic
         await send({"type": "http.response.start", **start})
         await send({"type": "http.response.body", **body})
     w = gwinspect.wrap(app)
-    scope = http_scope()  # path stays a str: it routes the request (panel, exclude_paths) before recording
+    scope = http_scope()
     scope.update(scope_extra)
     run_asgi(w, scope, request_messages(b"x"))
     [trace] = w.store.list()
@@ -312,7 +312,7 @@ def test_any_malformed_asgi_values_dump_validly(start: dict[str, Any], body: dic
 
 @settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(status=anything, headers=anything, chunks=st.lists(anything, max_size=3),
-       environ_extra=st.dictionaries(st.sampled_from(["REQUEST_METHOD", "SCRIPT_NAME", "QUERY_STRING",
+       environ_extra=st.dictionaries(st.sampled_from(["REQUEST_METHOD", "PATH_INFO", "SCRIPT_NAME", "QUERY_STRING",
                                                       "SERVER_PROTOCOL", "REMOTE_ADDR", "REMOTE_PORT",
                                                       "wsgi.url_scheme", "CONTENT_TYPE", "HTTP_X_Y"]),
                                      anything, max_size=4))
@@ -335,7 +335,8 @@ EDGE = [None, True, False, 0, -1, 2**70, 1.5, math.nan, math.inf, "", "200 OK", 
 
 
 @pytest.mark.parametrize("value", EDGE, ids=[type(v).__name__ + str(i) for i, v in enumerate(EDGE)])
-@pytest.mark.parametrize("where", ["status", "headers", "body", "more_body", "client", "http_version", "method"])
+@pytest.mark.parametrize("where", ["status", "headers", "body", "more_body", "client", "http_version", "method",
+                                   "path"])
 def test_edge_values_in_asgi_fields_dump_validly(where: str, value: Any) -> None:
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await receive()
@@ -350,7 +351,7 @@ def test_edge_values_in_asgi_fields_dump_validly(where: str, value: Any) -> None
         await send(body)
     w = gwinspect.wrap(app)
     scope = http_scope()
-    if where in ("client", "http_version", "method"):
+    if where in ("client", "http_version", "method", "path"):
         scope[where] = value
     run_asgi(w, scope, request_messages(b"x"))
     [trace] = w.store.list()
@@ -360,7 +361,7 @@ def test_edge_values_in_asgi_fields_dump_validly(where: str, value: Any) -> None
 
 @pytest.mark.parametrize("value", EDGE, ids=[type(v).__name__ + str(i) for i, v in enumerate(EDGE)])
 @pytest.mark.parametrize("where", ["status", "headers", "chunk", "REQUEST_METHOD", "SERVER_PROTOCOL", "REMOTE_ADDR",
-                                   "wsgi.url_scheme", "HTTP_X_Y"])
+                                   "wsgi.url_scheme", "HTTP_X_Y", "PATH_INFO", "SCRIPT_NAME", "QUERY_STRING"])
 def test_edge_values_in_wsgi_fields_dump_validly(where: str, value: Any) -> None:
     def app(environ: dict[str, Any], start_response: Any) -> list[Any]:
         start_response(value if where == "status" else "200 OK", value if where == "headers" else [])
