@@ -95,19 +95,30 @@ def _query(environ: dict[str, Any]) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
 
 
-def _read_body(environ: dict[str, Any]) -> bytes:
+def _body_parts(environ: dict[str, Any]) -> Iterator[bytes]:
     stream = environ["wsgi.input"]
     length = environ.get("CONTENT_LENGTH")
     if length:
-        return stream.read(int(length))  # type: ignore[no-any-return]
-    if not environ.get("wsgi.input_terminated"):
-        return b""  # PEP 3333: without a length, reading could block forever
-    parts = []
-    while True:
-        part = stream.read(CHUNK)
-        if not part:
-            return b"".join(parts)
-        parts.append(part)
+        left = int(length)
+        while left > 0 and (part := stream.read(min(left, CHUNK))):
+            left -= len(part)
+            yield part
+    elif environ.get("wsgi.input_terminated"):  # PEP 3333: without either, reading could block forever
+        while part := stream.read(CHUNK):
+            yield part
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    return b"".join(_body_parts(environ))
+
+
+def upload_answer(parts: Iterator[bytes]) -> bytes:
+    """Size and SHA-256 of a body, hashed as it arrives so that a 1 GB upload is never held."""
+    digest, size = hashlib.sha256(), 0
+    for part in parts:
+        digest.update(part)
+        size += len(part)
+    return json.dumps({"size": size, "sha256": digest.hexdigest()}).encode()
 
 
 def _stream(kb: int) -> Iterator[bytes]:
@@ -172,8 +183,7 @@ def wsgi_bare(environ: dict[str, Any], start_response: Any) -> Any:
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
         return _stream(int(q.get("kb", "1024")))
     if path == "/upload":
-        data = _read_body(environ)
-        answer = json.dumps({"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}).encode()
+        answer = upload_answer(_body_parts(environ))
         start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(answer)))])
         return [answer]
     if path == "/sse":

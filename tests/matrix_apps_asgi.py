@@ -113,8 +113,14 @@ async def http_app(scope: Scope, receive: Any, send: Any) -> None:
         await send({"type": "http.response.body", "body": answer})
         return
     if path == "/upload":
-        data = await _read_body(receive)
-        answer = json.dumps({"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}).encode()
+        digest, size = hashlib.sha256(), 0
+        while True:  # hashed as it arrives: a 1 GB upload is never held
+            message = await receive()
+            digest.update(message.get("body", b""))
+            size += len(message.get("body", b""))
+            if message["type"] == "http.disconnect" or not message.get("more_body", False):
+                break
+        answer = json.dumps({"size": size, "sha256": digest.hexdigest()}).encode()
         await _start(send, 200, [("Content-Type", "application/json"), ("Content-Length", str(len(answer)))])
         await send({"type": "http.response.body", "body": answer})
         return

@@ -1,0 +1,1 @@
+"""Benchmarks for gwinspect (run as scripts, not collected by pytest)."""

@@ -1,0 +1,108 @@
+"""``overhead.py --servers``: requests per second of a hello-world app under real servers, bare vs wrapped.
+
+uvicorn serves the raw ASGI app and gunicorn (one sync worker) the raw WSGI app,
+each on 127.0.0.1; the load generator is wrk when it is on PATH (one thread,
+a few connections), otherwise a Python client sending a fixed number of
+requests over keep-alive connections. Bare and wrapped runs alternate, several
+rounds each, and the medians are compared: the percentage of throughput kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from benchmarks.machine import describe
+from tests.realserver import ROOT, free_port, serve
+
+PY = sys.executable
+SERVERS = {
+    "uvicorn (raw ASGI)": lambda app, port: [PY, "-m", "uvicorn", f"benchmarks.server_apps:asgi_{app}", "--host",
+                                             "127.0.0.1", "--port", str(port), "--log-level", "warning",
+                                             "--no-access-log", "--lifespan", "off"],
+    "gunicorn sync (raw WSGI)": lambda app, port: [PY, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}",
+                                                   "--log-level", "warning", f"benchmarks.server_apps:wsgi_{app}"],
+}
+
+
+def wrk(port: int, seconds: float, connections: int) -> float:
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", f"http://127.0.0.1:{port}/"],
+                         capture_output=True, text=True, check=True).stdout
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not match or "Non-2xx" in out or "Socket errors" in out:
+        raise RuntimeError(f"wrk run failed:\n{out}")
+    return float(match.group(1))
+
+
+def python_client(port: int, seconds: float, connections: int) -> float:
+    """Fallback load generator: keep-alive GETs from ``connections`` threads for ``seconds``."""
+    import http.client
+    counts = [0] * connections
+    stop = time.monotonic() + seconds
+
+    def worker(i: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        while time.monotonic() < stop:
+            conn.request("GET", "/")
+            response = conn.getresponse()
+            response.read()
+            if response.status != 200:
+                raise RuntimeError(f"status {response.status}")
+            counts[i] += 1
+        conn.close()
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(connections)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(counts) / (time.monotonic() - start)
+
+
+def run_servers(args: argparse.Namespace) -> int:
+    generator = wrk if shutil.which("wrk") else python_client
+    label = "wrk -t1 -c8" if generator is wrk else "Python keep-alive client, 8 threads"
+    print(f"Machine: {describe()}\nLoad generator: {label}, {args.duration:g} s per run, "
+          f"{args.rounds} interleaved rounds\n")
+    print("| server | bare req/s | gwinspect req/s | kept |")
+    print("|---|---:|---:|---:|")
+    for name, command in SERVERS.items():
+        with _pair(command) as ports:
+            for port in ports.values():  # warm up: imports, first connections, the store filling up
+                generator(port, 1.0, 8)
+            rates: dict[str, list[float]] = {"bare": [], "wrapped": []}
+            for r in range(args.rounds):
+                for tag in (("bare", "wrapped") if r % 2 == 0 else ("wrapped", "bare")):
+                    rates[tag].append(generator(ports[tag], args.duration, 8))
+        bare, wrapped = statistics.median(rates["bare"]), statistics.median(rates["wrapped"])
+        print(f"| {name} | {bare:,.0f} | {wrapped:,.0f} | {100 * wrapped / bare:.1f}% |", flush=True)
+    return 0
+
+
+class _pair:
+    """Both servers of one kind running at once, so rounds can alternate without restarts."""
+
+    def __init__(self, command: object) -> None:
+        self.command = command
+        self.stack: list[object] = []
+
+    def __enter__(self) -> dict[str, int]:
+        ports = {}
+        for tag in ("bare", "wrapped"):
+            port = free_port()
+            ctx = serve(self.command(tag, port), port, cwd=Path(ROOT))  # type: ignore[operator]
+            ctx.__enter__()
+            self.stack.append(ctx)
+            ports[tag] = port
+        return ports
+
+    def __exit__(self, *exc: object) -> None:
+        for ctx in reversed(self.stack):
+            ctx.__exit__(None, None, None)  # type: ignore[attr-defined]
