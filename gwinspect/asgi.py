@@ -191,7 +191,7 @@ class ASGIInspector:
                     path = ""  # a broken server's path: the connection is still recorded (and never the panel)
                 if kind != "lifespan" and settings.is_panel_path(path):
                     panel = True
-                elif kind == "lifespan" or not settings.excluded(path):
+                elif kind == "lifespan" or not (settings.exclude_paths and settings.excluded(path)):
                     rec = ASGIRecorder(settings, scope)
                     settings.store.add(rec)
         except Exception:

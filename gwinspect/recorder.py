@@ -51,6 +51,10 @@ if hasattr(os, "register_at_fork"):  # POSIX only; there is no fork() elsewhere
 
 
 def new_trace_id() -> str:
+    try:
+        return _id_pool.pop()  # list.pop() is atomic: no lock on the common path
+    except IndexError:
+        pass
     with _id_lock:
         if not _id_pool:
             raw = os.urandom(_ID_BYTES * _POOL_IDS)

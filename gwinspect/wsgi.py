@@ -363,7 +363,7 @@ class WSGIInspector:
                 path = ""  # a broken server's path: the request is still recorded (and never the panel)
             if settings.is_panel_path(path):
                 panel = True
-            elif not settings.excluded(path):
+            elif not (settings.exclude_paths and settings.excluded(path)):
                 rec = WSGIRecorder(settings, environ)
                 settings.store.add(rec)
                 if "wsgi.input" in environ:
