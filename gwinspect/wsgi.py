@@ -12,6 +12,7 @@ import contextlib
 import functools
 import logging
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -62,7 +63,24 @@ def detached(value: Any, cap: int) -> Any:
         return value  # wsgi.version: pins nothing; becomes a list when the trace is built
     if value is None or isinstance(value, _MODELLED):
         return to_model(value, cap)
+    if value is sys.stderr or value is sys.stdout:
+        return _std_stream_repr(value)
     return safe_repr(value)
+
+
+_std_reprs: dict[int, tuple[Any, str]] = {}
+
+
+def _std_stream_repr(stream: Any) -> str:
+    """wsgi.errors is sys.stderr for most servers: the same object, and the same (costly) repr, every request."""
+    cached = _std_reprs.get(id(stream))
+    if cached is not None and cached[0] is stream:
+        return cached[1]
+    text = safe_repr(stream)
+    if len(_std_reprs) >= 8:  # sys.stderr replaced again and again (test runners): keep only the current ones
+        _std_reprs.clear()
+    _std_reprs[id(stream)] = (stream, text)
+    return text
 
 
 class WSGIRecorder(Recorder):
