@@ -6,7 +6,7 @@ renderer and the panel are loaded only when used.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .asgi import ASGIInspector
 from .detect import detect_protocol
@@ -16,12 +16,15 @@ from .serialize import dump, dumps, load, loads
 from .store import MemoryStore, TraceStore
 from .wsgi import WSGIInspector
 
+if TYPE_CHECKING:
+    from .store_sqlite import SQLiteStore
+
 __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_REDACT", "FORMAT", "ASGIInspector", "Blob", "ErrorInfo", "Event", "MemoryStore", "ProtocolViolation",
     "Request",
-    "Response", "Trace", "TraceStore", "Violation", "WSGIInspector", "detect_protocol", "dump", "dumps",
+    "Response", "SQLiteStore", "Trace", "TraceStore", "Violation", "WSGIInspector", "detect_protocol", "dump", "dumps",
     "load", "loads", "wrap",
 ]
 
@@ -40,3 +43,11 @@ def wrap(app: Any, *, protocol: Literal["wsgi", "asgi"] | None = None,
     if protocol == "asgi":
         return ASGIInspector(app, **options)
     raise ValueError(f"protocol= must be 'wsgi' or 'asgi', not {protocol!r}")
+
+
+def __getattr__(name: str) -> Any:
+    # SQLiteStore is loaded on first use: most users never need sqlite3 or its writer thread.
+    if name == "SQLiteStore":
+        from .store_sqlite import SQLiteStore
+        return SQLiteStore
+    raise AttributeError(f"module 'gwinspect' has no attribute {name!r}")

@@ -94,6 +94,10 @@ class SQLiteStore:
     def finished(self, source: TraceSource) -> None:
         self._local.finished(source)
         self._submit(source)
+        if getattr(source, "scope_type", None) == "lifespan":
+            # The app's lifespan ends at server shutdown, and uvicorn/hypercorn workers then die by
+            # re-raising SIGTERM, so atexit never runs: write it now. No request is waiting on this.
+            self._writer.flush(timeout=2.0)
 
     def _submit(self, source: TraceSource) -> None:
         if self._local.claim_queue_slot(source) and not self._writer.submit(source):
