@@ -12,8 +12,10 @@ import contextlib
 import functools
 import logging
 import os
+import socket
 import sys
 from collections.abc import Iterable, Iterator
+from types import FunctionType
 from typing import Any
 
 from .jsonsafe import Captured, as_text, safe_repr, to_model
@@ -63,9 +65,76 @@ def detached(value: Any, cap: int) -> Any:
         return value  # wsgi.version: pins nothing; becomes a list when the trace is built
     if value is None or isinstance(value, _MODELLED):
         return to_model(value, cap)
+    cls = type(value)
+    if cls.__repr__ is object.__repr__ or cls is FunctionType:
+        return DefaultRepr(value)  # the usual server objects: their repr needs only their type and address
+    if isinstance(value, type):
+        return value  # a class (wsgi.file_wrapper) pins nothing; its repr is made when the trace is built
     if value is sys.stderr or value is sys.stdout:
         return _std_stream_repr(value)
+    if cls is socket.socket:
+        return _socket_repr(value)
     return safe_repr(value)
+
+
+class DefaultRepr:
+    """Stands in for an object whose repr is the default one, without keeping the object alive.
+
+    ``repr()`` of it is exactly the object's own: ``<module.Class object at 0x...>`` (or
+    ``<function name at 0x...>``), formatted only if the trace is ever read.
+    """
+
+    __slots__ = ("address", "cls", "name")
+
+    def __init__(self, value: Any) -> None:
+        self.cls = type(value)
+        self.address = id(value)
+        self.name = value.__qualname__ if self.cls is FunctionType else None
+
+    def __repr__(self) -> str:
+        if self.name is not None:
+            return f"<function {self.name} at {self.address:#x}>"
+        module, qualname = self.cls.__module__, self.cls.__qualname__
+        if isinstance(module, str) and module != "builtins":
+            return f"<{module}.{qualname} object at {self.address:#x}>"
+        return f"<{self.cls.__name__} object at {self.address:#x}>"
+
+
+_enum_texts: dict[tuple[str, int], str] = {}
+
+
+def _socket_repr(sock: socket.socket) -> str:
+    """``repr(sock)`` exactly as socket.socket.__repr__ writes it (gunicorn puts its socket in the environ).
+
+    The stock repr converts family and type to enums on every call, which costs more than the
+    two system calls; here each distinct value is converted once.
+    """
+    try:
+        closed = getattr(sock, "_closed", False)
+        family, kind = _RAW_SOCKET.family.__get__(sock), _RAW_SOCKET.type.__get__(sock)  # type: ignore[attr-defined]
+        family_text = _enum_texts.get(("family", family))
+        if family_text is None:
+            family_text = _enum_texts[("family", family)] = "%s" % (sock.family,)  # noqa: UP031 -- as the stdlib
+        kind_text = _enum_texts.get(("type", kind))
+        if kind_text is None:
+            kind_text = _enum_texts[("type", kind)] = "%s" % (sock.type,)  # noqa: UP031
+        text = "<%s.%s%s fd=%i, family=%s, type=%s, proto=%i" % (  # noqa: UP031
+            type(sock).__module__, type(sock).__qualname__, " [closed]" if closed else "", sock.fileno(),
+            family_text, kind_text, sock.proto)
+        if not closed:
+            for name, method in (("laddr", sock.getsockname), ("raddr", sock.getpeername)):
+                try:
+                    address = method()
+                    if address:
+                        text += f", {name}={address}"
+                except (OSError, AttributeError):
+                    pass
+        return text + ">"
+    except Exception:
+        return safe_repr(sock)
+
+
+_RAW_SOCKET = socket.socket.__mro__[1]  # _socket.socket: its family/type are the plain integers
 
 
 _std_reprs: dict[int, tuple[Any, str]] = {}
