@@ -1,0 +1,88 @@
+"""A finished WSGI trace lets go of the server's objects but shows each one exactly as ``repr()`` did.
+
+gwinspect detaches the environ when a request finishes, cheaply (see
+``gwinspect.wsgi.detached``): default reprs are formatted later from the type and
+address, sockets without the stdlib's per-call enum conversions. The text must
+be what ``repr()`` of the live object gave, whatever the object.
+"""
+
+from __future__ import annotations
+
+import gc
+import io
+import socket
+import sys
+import weakref
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import gwinspect
+from gwinspect.jsonsafe import to_model
+
+
+class Plain:
+    pass
+
+
+class Slotted:
+    __slots__ = ("x",)
+
+
+class Custom:
+    def __repr__(self) -> str:
+        return "<custom>"
+
+
+def nested() -> Any:
+    def inner() -> None:
+        pass
+    return inner
+
+
+def hello(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    start_response("200 OK", [])
+    return [b""]
+
+
+def sockets(tmp_path: Path) -> list[socket.socket]:
+    server = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(server.getsockname())
+    unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    unix.bind(str(tmp_path / "s"))
+    closed = socket.socket()
+    closed.close()
+    return [server, client, *socket.socketpair(), unix, socket.socket(socket.AF_INET6, socket.SOCK_DGRAM), closed]
+
+
+def test_every_kind_of_environ_object_keeps_its_exact_repr(tmp_path: Path) -> None:
+    live: list[Any] = [Plain(), Slotted(), Custom(), object(), io.BytesIO(b"x"), lambda: None, nested(), print,
+                       Plain, sys.stderr, sys.stdout, (1, 0), [1, b"x"], {"k": io.BytesIO()}, b"raw", 1.5,
+                       *sockets(tmp_path)]
+    expected = {f"x.{i}": to_model(v, 65536) for i, v in enumerate(live)}
+    inspector = gwinspect.wrap(hello)
+    environ: dict[str, Any] = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "wsgi.input": io.BytesIO()}
+    environ.update((f"x.{i}", v) for i, v in enumerate(live))
+    for _ in inspector(environ, lambda *a: None):
+        pass
+    recorded = inspector.store.list()[0].environ
+    assert recorded is not None
+    assert {k: v for k, v in recorded.items() if k.startswith("x.")} == expected
+    for s in live:
+        if isinstance(s, socket.socket):
+            s.close()
+
+
+@pytest.mark.parametrize("make", [Plain, io.BytesIO, lambda: (lambda: None)])
+def test_a_finished_trace_does_not_keep_the_object_alive(make: Any) -> None:
+    value = make()
+    ref = weakref.ref(value)
+    inspector = gwinspect.wrap(hello)
+    result = inspector({"REQUEST_METHOD": "GET", "PATH_INFO": "/", "x.obj": value}, lambda *a: None)
+    list(result)
+    text = repr(value)
+    del value, result
+    gc.collect()
+    assert ref() is None
+    assert inspector.store.list()[0].environ["x.obj"] == text  # type: ignore[index]
