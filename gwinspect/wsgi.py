@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import sys
+import weakref
 from collections.abc import Iterable, Iterator
 from types import FunctionType
 from typing import Any
@@ -111,6 +112,9 @@ def _socket_repr(sock: socket.socket) -> str:
     """
     try:
         closed = getattr(sock, "_closed", False)
+        cached = None if closed else _open_socket_reprs.get(sock)
+        if cached is not None and cached[0] == sock.fileno():
+            return cached[1]  # a kept-alive connection: same socket, same addresses, no system calls
         family, kind = _RAW_SOCKET.family.__get__(sock), _RAW_SOCKET.type.__get__(sock)  # type: ignore[attr-defined]
         family_text = _enum_texts.get(("family", family))
         if family_text is None:
@@ -129,9 +133,16 @@ def _socket_repr(sock: socket.socket) -> str:
                         text += f", {name}={address}"
                 except (OSError, AttributeError):
                     pass
-        return text + ">"
+        text += ">"
+        if not closed:
+            _open_socket_reprs[sock] = (sock.fileno(), text)
+        return text
     except Exception:
         return safe_repr(sock)
+
+
+# Reprs of sockets still open, by socket (weakly: an entry goes when its socket does).
+_open_socket_reprs: weakref.WeakKeyDictionary[socket.socket, tuple[int, str]] = weakref.WeakKeyDictionary()
 
 
 _RAW_SOCKET = socket.socket.__mro__[1]  # _socket.socket: its family/type are the plain integers
