@@ -21,6 +21,7 @@ from .types import ASGIApp, Message, Receive, Scope, Send
 logger = logging.getLogger("gwinspect")
 
 RECORDED_SCOPES = ("http", "websocket", "lifespan")
+_CONTAINERS = (dict, list)
 
 
 class ASGIRecorder(Recorder):
@@ -32,7 +33,11 @@ class ASGIRecorder(Recorder):
         super().__init__(settings, scope["type"])
         # As the server sent it: the app adds keys, and writes into scope["state"] (Starlette's request.state)
         # or appends to scope["headers"] in place, so the containers one level down are copied too.
-        self.scope = {k: v.copy() if type(v) in (dict, list) else v for k, v in scope.items()}
+        copy = dict(scope)  # then only the few nested containers replaced: half the cost of a comprehension
+        for key, value in scope.items():
+            if type(value) in _CONTAINERS:
+                copy[key] = value.copy()
+        self.scope = copy
         self.start: dict[str, Any] | None = None  # http.response.start, websocket.accept or denial start
         self.response_done = False
 
