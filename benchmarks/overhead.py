@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=0.5, help="approximate length of the slowest variant's round")
     parser.add_argument("--apps", nargs="*", choices=list(APPS), help="only these apps (in-process mode)")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per load-generator run (--servers)")
+    parser.add_argument("--server", help="only servers whose name contains this (--servers mode)")
     parser.add_argument("--gb", type=float, default=1.0, help="size of the --big transfers in GB")
     args = parser.parse_args(argv)
     if args.servers:
