@@ -94,9 +94,11 @@ def run_wsgi(app: Any, environ: dict[str, Any]) -> tuple[list[Any], list[Any], s
 def test_any_environ_and_app_behaviour_recorded_unchanged(environ: dict[str, Any], body: bytes, status: Any,
                                                            headers: Any, out: list[Any], read: str,
                                                            raise_at: str) -> None:
+    keeps_input = "wsgi.input" in environ and isinstance(environ["wsgi.input"], (bytes, str))
+
     def app(env: dict[str, Any], start_response: Any) -> Any:
         stream = env.get("wsgi.input")
-        if isinstance(stream, io.BytesIO) or hasattr(stream, "_rec"):
+        if not keeps_input:  # a readable stream (fresh() below), wrapped or not
             if read == "read":
                 stream.read()
             elif read == "readline":
