@@ -81,7 +81,7 @@ RawEvent = tuple[int, str, Payload]
 class Recorder:
     """Collects one request's events; the adapters subclass it for their protocol."""
 
-    __slots__ = ("_lock_free_cache", "disconnected", "end_ns", "error", "events", "events_dropped",
+    __slots__ = ("_head_cache", "_lock_free_cache", "disconnected", "end_ns", "error", "events", "events_dropped",
                  "in_kept", "in_size", "out_kept", "out_size", "partial", "scope_type",
                  "settings", "state", "t0_ns", "trace_id", "version", "wall_start")
 
@@ -104,6 +104,7 @@ class Recorder:
         self.in_size = self.out_size = 0  # body bytes seen, per direction
         self.version = 0  # bumped whenever something changes after completion
         self._lock_free_cache: tuple[int, Trace] | None = None
+        self._head_cache: tuple[int, Trace] | None = None
 
     # ---- hot path -------------------------------------------------------
     def add(self, kind: str, payload: Payload) -> None:
@@ -229,14 +230,37 @@ class Recorder:
                 fields = {"unrecorded": True}
             events.append(Event(round((t_ns - t0) / 1e6, 3), kind, fields))
         environ, scope = self._context(redactor)
+        return self._trace(tuple(events), environ, scope)
+
+    def _trace(self, events: tuple[Event, ...], environ: dict[str, Any] | None,
+               scope: dict[str, Any] | None) -> Trace:
         return Trace(
             id=self.trace_id, protocol=self.protocol, type=self.scope_type,
             started_at=iso_utc(self.wall_start), state=self.state,
-            duration_ms=round((self.end_ns - t0) / 1e6, 3) if self.end_ns is not None else None,
+            duration_ms=round((self.end_ns - self.t0_ns) / 1e6, 3) if self.end_ns is not None else None,
             request=self._request(), response=self._response(), environ=environ, scope=scope,
-            events=tuple(events), error=self.error, partial=self.partial,
+            events=events, error=self.error, partial=self.partial,
             disconnected=self.disconnected, events_dropped=self.events_dropped,
         )
+
+    def head(self) -> Trace:
+        """The trace without its events, environ or scope, and unchecked: what listing and filtering need.
+
+        A store filtering thousands of traces calls this instead of :meth:`snapshot`, so a
+        search never builds (and runs the rules over) every trace it merely looks at.
+        """
+        cached = self._head_cache
+        if cached is not None and cached[0] == self.version and self.state == "complete":
+            return cached[1]
+        version = self.version
+        try:
+            trace = self._trace((), None, None)
+        except Exception as bug:
+            self.fail(bug)
+            trace = self._fallback()
+        if trace.complete:
+            self._head_cache = (version, trace)
+        return trace
 
     def _fallback(self) -> Trace:
         """A minimal trace, for when building the full one failed."""

@@ -62,6 +62,12 @@ class FinishedTrace:
         return self.trace
 
 
+def head_of(source: TraceSource) -> Trace:
+    """What a filter looks at: a recorder's cheap :meth:`~gwinspect.recorder.Recorder.head`, else the trace."""
+    head = getattr(source, "head", None)
+    return head() if head is not None else source.snapshot()
+
+
 class MemoryStore:
     """Keeps the newest ``max_traces`` sources; thread-safe; memory bounded."""
 
@@ -101,13 +107,13 @@ class MemoryStore:
         sources = self._newest_first()
         if not query:
             return [s.snapshot() for s in sources[offset:offset + limit]]
-        found = (t for t in (s.snapshot() for s in sources) if matches(t, query))
-        return list(islice(found, offset, offset + limit))
+        found = (s for s in sources if matches(head_of(s), query))
+        return [s.snapshot() for s in islice(found, offset, offset + limit)]
 
     def count(self, query: str | None = None) -> int:
         if not query:
             return len(self)
-        return sum(1 for s in self._newest_first() if matches(s.snapshot(), query))
+        return sum(1 for s in self._newest_first() if matches(head_of(s), query))
 
     def clear(self) -> None:
         with self._lock:

@@ -100,3 +100,29 @@ def test_store_protocol_is_runtime_checkable() -> None:
     assert isinstance(MemoryStore(1), gwinspect.TraceStore)
     with pytest.raises(ValueError):
         MemoryStore(0)
+
+
+def test_filtering_builds_only_the_traces_it_returns() -> None:
+    """A search over many traces looks at cheap heads; only the page returned is built and checked."""
+    import gwinspect
+    from werkzeug.test import Client
+
+    def app(environ, start_response):  # type: ignore[no-untyped-def]
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"x"]
+
+    w = gwinspect.wrap(app, max_traces=1000)
+    client = Client(w)
+    for i in range(300):
+        client.get(f"/item/{i}" + ("/special" if i % 30 == 0 else ""), buffered=True)
+    built = []
+    checker = w.settings.checker
+
+    def counting(trace):  # type: ignore[no-untyped-def]
+        built.append(trace.id)
+        return checker(trace) if checker else trace
+    w.settings.checker = counting
+    assert w.store.count("special") == 10
+    page = w.store.list(limit=3, offset=2, query="special")
+    assert [t.request.path for t in page] == ["/item/210/special", "/item/180/special", "/item/150/special"]
+    assert len(built) == 3
