@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,10 +38,8 @@ def wait_for_port(port: int, timeout: float = 20.0, proc: subprocess.Popen[str] 
 def stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM, timeout: float = 15.0) -> str:
     """Stop a server started in its own session; return what it printed."""
     if proc.poll() is None:
-        try:
+        with suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -104,8 +104,9 @@ def test_store_protocol_is_runtime_checkable() -> None:
 
 def test_filtering_builds_only_the_traces_it_returns() -> None:
     """A search over many traces looks at cheap heads; only the page returned is built and checked."""
-    import gwinspect
     from werkzeug.test import Client
+
+    import gwinspect
 
     def app(environ, start_response):  # type: ignore[no-untyped-def]
         start_response("200 OK", [("Content-Type", "text/plain")])
