@@ -8,159 +8,20 @@ the server can still use sendfile; they are recorded when returned.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import logging
-import os
-import socket
-import sys
-import weakref
-from collections.abc import Iterable, Iterator
-from types import FunctionType
+from collections.abc import Iterable
 from typing import Any
 
-from .jsonsafe import Captured, as_text, safe_repr, to_model
-from .model import REDACTED, Blob, ProtocolViolation, Request, Response
+from .jsonsafe import as_text, safe_repr, to_model
+from .model import REDACTED, ProtocolViolation, Request, Response
 from .options import Settings, make_settings
 from .recorder import Recorder, error_info, exception_fields
 from .redact import Redactor
 from .types import Environ, StartResponse, Write, WSGIApp
+from .wsgi_environ import PLAIN_TYPES, describe_file, detached, environ_headers, wsgi_text
+from .wsgi_streams import RecordingInput, RecordingIterable, SizedRecordingIterable
 
 logger = logging.getLogger("gwinspect")
-
-
-def wsgi_text(value: Any) -> str:
-    """A PEP 3333 native string (bytes decoded as latin-1) shown as the UTF-8 it usually is."""
-    if not isinstance(value, str):
-        return "" if value is None else safe_repr(value)
-    try:
-        return value.encode("latin-1").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        return value
-
-
-def environ_headers(env: Environ) -> list[tuple[str, str]]:
-    headers = []
-    for key, value in env.items():
-        if not isinstance(key, str):  # a malformed environ must not cost the whole trace
-            continue
-        if key.startswith("HTTP_"):
-            headers.append((key[5:].replace("_", "-").lower(), wsgi_text(value)))
-        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
-            headers.append((key.replace("_", "-").lower(), wsgi_text(value)))
-    return headers
-
-
-_PLAIN = (str, int, bool, type(None))
-# Values to_model() converts structurally; anything else ends up as its repr.
-_MODELLED = (str, int, bool, float, bytes, bytearray, memoryview, dict, list, tuple, Captured, Blob)
-
-
-def detached(value: Any, cap: int) -> Any:
-    """What a finished trace keeps of one environ value: the model value to_model() gives, built cheaply.
-
-    This runs once per request, so it avoids to_model()'s chain of checks for the usual
-    server objects (wsgi.input, wsgi.errors, sockets): their repr is all a trace shows.
-    """
-    if type(value) is tuple and all(type(item) in _PLAIN for item in value):
-        return value  # wsgi.version: pins nothing; becomes a list when the trace is built
-    if value is None or isinstance(value, _MODELLED):
-        return to_model(value, cap)
-    cls = type(value)
-    if cls.__repr__ is object.__repr__ or cls is FunctionType:
-        return DefaultRepr(value)  # the usual server objects: their repr needs only their type and address
-    if isinstance(value, type):
-        return value  # a class (wsgi.file_wrapper) pins nothing; its repr is made when the trace is built
-    if value is sys.stderr or value is sys.stdout:
-        return _std_stream_repr(value)
-    if cls is socket.socket:
-        return _socket_repr(value)
-    return safe_repr(value)
-
-
-class DefaultRepr:
-    """Stands in for an object whose repr is the default one, without keeping the object alive.
-
-    ``repr()`` of it is exactly the object's own: ``<module.Class object at 0x...>`` (or
-    ``<function name at 0x...>``), formatted only if the trace is ever read.
-    """
-
-    __slots__ = ("address", "cls", "name")
-
-    def __init__(self, value: Any) -> None:
-        self.cls = type(value)
-        self.address = id(value)
-        self.name = value.__qualname__ if self.cls is FunctionType else None
-
-    def __repr__(self) -> str:
-        if self.name is not None:
-            return f"<function {self.name} at {self.address:#x}>"
-        module, qualname = self.cls.__module__, self.cls.__qualname__
-        if isinstance(module, str) and module != "builtins":
-            return f"<{module}.{qualname} object at {self.address:#x}>"
-        return f"<{self.cls.__name__} object at {self.address:#x}>"
-
-
-_enum_texts: dict[tuple[str, int], str] = {}
-
-
-def _socket_repr(sock: socket.socket) -> str:
-    """``repr(sock)`` exactly as socket.socket.__repr__ writes it (gunicorn puts its socket in the environ).
-
-    The stock repr converts family and type to enums on every call, which costs more than the
-    two system calls; here each distinct value is converted once.
-    """
-    try:
-        closed = getattr(sock, "_closed", False)
-        cached = None if closed else _open_socket_reprs.get(sock)
-        if cached is not None and cached[0] == sock.fileno():
-            return cached[1]  # a kept-alive connection: same socket, same addresses, no system calls
-        family, kind = _RAW_SOCKET.family.__get__(sock), _RAW_SOCKET.type.__get__(sock)  # type: ignore[attr-defined]
-        family_text = _enum_texts.get(("family", family))
-        if family_text is None:
-            family_text = _enum_texts[("family", family)] = "%s" % (sock.family,)  # noqa: UP031 -- as the stdlib
-        kind_text = _enum_texts.get(("type", kind))
-        if kind_text is None:
-            kind_text = _enum_texts[("type", kind)] = "%s" % (sock.type,)  # noqa: UP031
-        text = "<%s.%s%s fd=%i, family=%s, type=%s, proto=%i" % (  # noqa: UP031
-            type(sock).__module__, type(sock).__qualname__, " [closed]" if closed else "", sock.fileno(),
-            family_text, kind_text, sock.proto)
-        if not closed:
-            for name, method in (("laddr", sock.getsockname), ("raddr", sock.getpeername)):
-                try:
-                    address = method()
-                    if address:
-                        text += f", {name}={address}"
-                except (OSError, AttributeError):
-                    pass
-        text += ">"
-        if not closed:
-            _open_socket_reprs[sock] = (sock.fileno(), text)
-        return text
-    except Exception:
-        return safe_repr(sock)
-
-
-# Reprs of sockets still open, by socket (weakly: an entry goes when its socket does).
-_open_socket_reprs: weakref.WeakKeyDictionary[socket.socket, tuple[int, str]] = weakref.WeakKeyDictionary()
-
-
-_RAW_SOCKET = socket.socket.__mro__[1]  # _socket.socket: its family/type are the plain integers
-
-
-_std_reprs: dict[int, tuple[Any, str]] = {}
-
-
-def _std_stream_repr(stream: Any) -> str:
-    """wsgi.errors is sys.stderr for most servers: the same object, and the same (costly) repr, every request."""
-    cached = _std_reprs.get(id(stream))
-    if cached is not None and cached[0] is stream:
-        return cached[1]
-    text = safe_repr(stream)
-    if len(_std_reprs) >= 8:  # sys.stderr replaced again and again (test runners): keep only the current ones
-        _std_reprs.clear()
-    _std_reprs[id(stream)] = (stream, text)
-    return text
 
 
 class WSGIRecorder(Recorder):
@@ -222,7 +83,7 @@ class WSGIRecorder(Recorder):
             try:
                 cap = self.settings.max_body
                 environ = self.environ
-                for key in [k for k, v in environ.items() if type(v) not in _PLAIN]:
+                for key in [k for k, v in environ.items() if type(v) not in PLAIN_TYPES]:
                     environ[key] = detached(environ[key], cap)  # in place: same keys, so readers never race
             except Exception as bug:
                 self.fail(bug)
@@ -308,136 +169,6 @@ class WSGIRecorder(Recorder):
         return Response(code, self.settings.redactor.headers(pairs), size)
 
 
-def describe_file(wrapper: Any) -> dict[str, Any]:
-    """What can be told of a file_wrapper without reading it (the server sends it)."""
-    info: dict[str, Any] = {"wrapper": type(wrapper).__qualname__}
-    filelike = next((getattr(wrapper, a) for a in ("filelike", "file", "f") if getattr(wrapper, a, None)), None)
-    if filelike is not None:
-        name = getattr(filelike, "name", None)
-        if isinstance(name, str):
-            info["name"] = name
-        with contextlib.suppress(Exception):  # not a real file (BytesIO...): size unknown
-            info["size"] = os.fstat(filelike.fileno()).st_size - filelike.tell()
-    return info
-
-
-class RecordingInput:
-    """``wsgi.input`` as the app reads it: every byte passed on, and recorded."""
-
-    __slots__ = ("_lines", "_rec", "_stream")
-
-    def __init__(self, stream: Any, rec: WSGIRecorder) -> None:
-        self._stream = stream
-        self._rec = rec
-        self._lines: Iterator[bytes] | None = None
-
-    def read(self, *args: Any) -> bytes:
-        data: bytes = self._stream.read(*args)
-        self._rec.on_input("read", data)
-        return data
-
-    def readline(self, *args: Any) -> bytes:
-        data: bytes = self._stream.readline(*args)
-        self._rec.on_input("readline", data)
-        return data
-
-    def readlines(self, *args: Any) -> list[bytes]:
-        lines: list[bytes] = self._stream.readlines(*args)
-        for line in lines:
-            self._rec.on_input("readlines", line)
-        return lines
-
-    def __iter__(self) -> RecordingInput:
-        return self
-
-    def __next__(self) -> bytes:
-        if self._lines is None:
-            self._lines = iter(self._stream)
-        line: bytes = next(self._lines)
-        self._rec.on_input("iter", line)
-        return line
-
-    def __getattr__(self, name: str) -> Any:
-        # Anything else the server's stream offers, as it offers it: readinto() only
-        # exists here when it exists there (werkzeug checks with hasattr).
-        attr = getattr(self._stream, name)
-        if name in ("readinto", "readinto1"):
-            return functools.partial(self._readinto, attr, name)
-        if name == "read1":
-            return functools.partial(self._read_with, attr, name)
-        return attr
-
-    def _readinto(self, method: Any, call: str, buffer: Any) -> Any:
-        n = method(buffer)
-        if n:
-            self._rec.on_input(call, memoryview(buffer)[:n])
-        return n
-
-    def _read_with(self, method: Any, call: str, *args: Any) -> Any:
-        data = method(*args)
-        self._rec.on_input(call, data)
-        return data
-
-
-class RecordingIterable:
-    """The app's response iterable, recorded chunk by chunk; ``close()`` forwarded once."""
-
-    __slots__ = ("_closed", "_iterable", "_iterator", "_rec")
-
-    def __init__(self, iterable: Iterable[bytes], rec: WSGIRecorder) -> None:
-        self._iterable = iterable
-        self._iterator: Iterator[bytes] | None = None
-        self._rec = rec
-        self._closed = False
-
-    def __iter__(self) -> RecordingIterable:
-        if self._iterator is None:
-            try:
-                self._iterator = iter(self._iterable)
-            except BaseException as exc:
-                self._rec.record_exception(exc, "iteration")
-                self._rec.finish()
-                raise
-        return self
-
-    def __next__(self) -> bytes:
-        if self._iterator is None:
-            self.__iter__()
-        try:
-            chunk = next(self._iterator)  # type: ignore[arg-type]
-        except StopIteration:
-            self._rec.exhausted = True
-            self._rec.finish()
-            raise
-        except BaseException as exc:
-            self._rec.record_exception(exc, "iteration")
-            self._rec.finish()
-            raise
-        self._rec.on_data("chunk", chunk)
-        return chunk
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        close = getattr(self._iterable, "close", None)
-        try:
-            if close is not None:
-                close()
-        except BaseException as exc:
-            self._rec.record_exception(exc, "close")
-            self._rec.on_close()
-            raise
-        self._rec.on_close()
-
-
-class SizedRecordingIterable(RecordingIterable):
-    """For iterables with ``len()``: servers (waitress, wsgiref) set Content-Length when it is 1."""
-
-    __slots__ = ()
-
-    def __len__(self) -> int:
-        return len(self._iterable)  # type: ignore[arg-type]
 
 
 class WSGIInspector:

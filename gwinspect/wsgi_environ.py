@@ -1,0 +1,170 @@
+"""What a WSGI trace shows of the environ: display strings, headers, and detached values.
+
+A finished trace must not keep the server's objects alive (``wsgi.input`` may hold a
+whole request body, a socket a connection), so values are *detached* when the request
+ends: plain data is kept, objects become the text of their ``repr()``, computed as
+cheaply as possible because this runs once per request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import sys
+import weakref
+from types import FunctionType
+from typing import Any
+
+from .jsonsafe import Captured, safe_repr, to_model
+from .model import Blob
+from .types import Environ
+
+
+def wsgi_text(value: Any) -> str:
+    """A PEP 3333 native string (bytes decoded as latin-1) shown as the UTF-8 it usually is."""
+    if not isinstance(value, str):
+        return "" if value is None else safe_repr(value)
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
+def environ_headers(env: Environ) -> list[tuple[str, str]]:
+    headers = []
+    for key, value in env.items():
+        if not isinstance(key, str):  # a malformed environ must not cost the whole trace
+            continue
+        if key.startswith("HTTP_"):
+            headers.append((key[5:].replace("_", "-").lower(), wsgi_text(value)))
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
+            headers.append((key.replace("_", "-").lower(), wsgi_text(value)))
+    return headers
+
+
+PLAIN_TYPES = (str, int, bool, type(None))
+# Values to_model() converts structurally; anything else ends up as its repr.
+_MODELLED = (str, int, bool, float, bytes, bytearray, memoryview, dict, list, tuple, Captured, Blob)
+
+
+def detached(value: Any, cap: int) -> Any:
+    """What a finished trace keeps of one environ value: the model value to_model() gives, built cheaply.
+
+    This runs once per request, so it avoids to_model()'s chain of checks for the usual
+    server objects (wsgi.input, wsgi.errors, sockets): their repr is all a trace shows.
+    """
+    if type(value) is tuple and all(type(item) in PLAIN_TYPES for item in value):
+        return value  # wsgi.version: pins nothing; becomes a list when the trace is built
+    if value is None or isinstance(value, _MODELLED):
+        return to_model(value, cap)
+    cls = type(value)
+    if cls.__repr__ is object.__repr__ or cls is FunctionType:
+        return DefaultRepr(value)  # the usual server objects: their repr needs only their type and address
+    if isinstance(value, type):
+        return value  # a class (wsgi.file_wrapper) pins nothing; its repr is made when the trace is built
+    if value is sys.stderr or value is sys.stdout:
+        return _std_stream_repr(value)
+    if cls is socket.socket:
+        return _socket_repr(value)
+    return safe_repr(value)
+
+
+class DefaultRepr:
+    """Stands in for an object whose repr is the default one, without keeping the object alive.
+
+    ``repr()`` of it is exactly the object's own: ``<module.Class object at 0x...>`` (or
+    ``<function name at 0x...>``), formatted only if the trace is ever read.
+    """
+
+    __slots__ = ("address", "cls", "name")
+
+    def __init__(self, value: Any) -> None:
+        self.cls = type(value)
+        self.address = id(value)
+        self.name = value.__qualname__ if self.cls is FunctionType else None
+
+    def __repr__(self) -> str:
+        if self.name is not None:
+            return f"<function {self.name} at {self.address:#x}>"
+        module, qualname = self.cls.__module__, self.cls.__qualname__
+        if isinstance(module, str) and module != "builtins":
+            return f"<{module}.{qualname} object at {self.address:#x}>"
+        return f"<{self.cls.__name__} object at {self.address:#x}>"
+
+
+_enum_texts: dict[tuple[str, int], str] = {}
+
+
+def _socket_repr(sock: socket.socket) -> str:
+    """``repr(sock)`` exactly as socket.socket.__repr__ writes it (gunicorn puts its socket in the environ).
+
+    The stock repr converts family and type to enums on every call, which costs more than the
+    two system calls; here each distinct value is converted once.
+    """
+    try:
+        closed = getattr(sock, "_closed", False)
+        cached = None if closed else _open_socket_reprs.get(sock)
+        if cached is not None and cached[0] == sock.fileno():
+            return cached[1]  # a kept-alive connection: same socket, same addresses, no system calls
+        family, kind = _RAW_SOCKET.family.__get__(sock), _RAW_SOCKET.type.__get__(sock)  # type: ignore[attr-defined]
+        family_text = _enum_texts.get(("family", family))
+        if family_text is None:
+            family_text = _enum_texts[("family", family)] = "%s" % (sock.family,)  # noqa: UP031 -- as the stdlib
+        kind_text = _enum_texts.get(("type", kind))
+        if kind_text is None:
+            kind_text = _enum_texts[("type", kind)] = "%s" % (sock.type,)  # noqa: UP031
+        text = "<%s.%s%s fd=%i, family=%s, type=%s, proto=%i" % (  # noqa: UP031
+            type(sock).__module__, type(sock).__qualname__, " [closed]" if closed else "", sock.fileno(),
+            family_text, kind_text, sock.proto)
+        if not closed:
+            for name, method in (("laddr", sock.getsockname), ("raddr", sock.getpeername)):
+                try:
+                    address = method()
+                    if address:
+                        text += f", {name}={address}"
+                except (OSError, AttributeError):
+                    pass
+        text += ">"
+        if not closed:
+            _open_socket_reprs[sock] = (sock.fileno(), text)
+        return text
+    except Exception:
+        return safe_repr(sock)
+
+
+# Reprs of sockets still open, by socket (weakly: an entry goes when its socket does).
+_open_socket_reprs: weakref.WeakKeyDictionary[socket.socket, tuple[int, str]] = weakref.WeakKeyDictionary()
+
+
+_RAW_SOCKET = socket.socket.__mro__[1]  # _socket.socket: its family/type are the plain integers
+
+
+_std_reprs: dict[int, tuple[Any, str]] = {}
+
+
+def _std_stream_repr(stream: Any) -> str:
+    """wsgi.errors is sys.stderr for most servers: the same object, and the same (costly) repr, every request."""
+    cached = _std_reprs.get(id(stream))
+    if cached is not None and cached[0] is stream:
+        return cached[1]
+    text = safe_repr(stream)
+    if len(_std_reprs) >= 8:  # sys.stderr replaced again and again (test runners): keep only the current ones
+        _std_reprs.clear()
+    _std_reprs[id(stream)] = (stream, text)
+    return text
+
+
+
+def describe_file(wrapper: Any) -> dict[str, Any]:
+    """What can be told of a file_wrapper without reading it (the server sends it)."""
+    info: dict[str, Any] = {"wrapper": type(wrapper).__qualname__}
+    filelike = next((getattr(wrapper, a) for a in ("filelike", "file", "f") if getattr(wrapper, a, None)), None)
+    if filelike is not None:
+        name = getattr(filelike, "name", None)
+        if isinstance(name, str):
+            info["name"] = name
+        with contextlib.suppress(Exception):  # not a real file (BytesIO...): size unknown
+            info["size"] = os.fstat(filelike.fileno()).st_size - filelike.tell()
+    return info
+
