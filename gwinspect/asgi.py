@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from time import perf_counter_ns
 from typing import Any
 
 from .jsonsafe import as_text, to_model
@@ -48,10 +49,16 @@ class ASGIRecorder(Recorder):
                 self.add("receive", message)  # breaks the protocol: kept as it was, for the rules
                 return
             msg = dict(message)
-            self._keep_payload(msg, outgoing=False)
+            body = msg.get("body")
+            # The common case inline (bytes that fit the cap); this runs for every message.
+            if type(body) is bytes and self.in_kept + len(body) <= self.settings.max_body:
+                self.in_size += len(body)
+                self.in_kept += len(body)
+            elif "body" in msg or "bytes" in msg or "text" in msg:
+                self._keep_payload(msg, outgoing=False)
             if msg.get("type") == "http.disconnect" and not self.response_done:
                 self.disconnected = True
-            self.add("receive", msg)
+            self._append("receive", msg)
         except Exception as bug:
             self.fail(bug)
 
@@ -65,18 +72,32 @@ class ASGIRecorder(Recorder):
             headers = msg.get("headers")
             if type(headers) is list:  # outer middleware often appends to it in place once we pass it on
                 msg["headers"] = headers[:]
-            self._keep_payload(msg, outgoing=True)
-            if kind in ("http.response.start", "websocket.accept", "websocket.http.response.start"):
-                if self.start is None:
-                    self.start = msg
-            elif kind in ("http.response.body", "websocket.http.response.body"):
+            body = msg.get("body")
+            if type(body) is bytes and self.out_kept + len(body) <= self.settings.max_body:
+                self.out_size += len(body)
+                self.out_kept += len(body)
+            elif "body" in msg or "bytes" in msg or "text" in msg:
+                self._keep_payload(msg, outgoing=True)
+            if kind == "http.response.body" or kind == "websocket.http.response.body":
                 if not msg.get("more_body", False):
                     self.response_done = True
+            elif kind in ("http.response.start", "websocket.accept", "websocket.http.response.start"):
+                if self.start is None:
+                    self.start = msg
             elif kind == "websocket.close" and self.start is None:
                 self.start = msg  # closed before accepting: the server answers 403
-            self.add("send", msg)
+            self._append("send", msg)
         except Exception as bug:
             self.fail(bug)
+
+    def _append(self, kind: str, msg: dict[str, Any]) -> None:
+        # Recorder.add() without its after-completion bookkeeping: an ASGI trace completes
+        # only when the app has returned, so nothing is sent or received after that.
+        events = self.events
+        if len(events) < self.settings.max_events:
+            events.append((perf_counter_ns(), kind, msg))
+        else:
+            self.events_dropped += 1
 
     def _keep_payload(self, msg: dict[str, Any], outgoing: bool) -> None:
         keep = self.keep_out if outgoing else self.keep_in

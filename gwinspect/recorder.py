@@ -57,9 +57,10 @@ def new_trace_id() -> str:
         pass
     with _id_lock:
         if not _id_pool:
-            raw = os.urandom(_ID_BYTES * _POOL_IDS)
-            _id_pool.extend(base64.urlsafe_b64encode(raw[i:i + _ID_BYTES]).decode("ascii")
-                            for i in range(0, len(raw), _ID_BYTES))
+            # 12 bytes are 16 base64 characters with no padding, so one encoding of the whole
+            # block, cut every 16 characters, gives the ids (one call instead of 256).
+            text = base64.urlsafe_b64encode(os.urandom(_ID_BYTES * _POOL_IDS)).decode("ascii")
+            _id_pool.extend(text[i:i + 16] for i in range(0, len(text), 16))
         return _id_pool.pop()
 
 

@@ -53,7 +53,13 @@ class WSGIRecorder(Recorder):
 
     def on_data(self, kind: str, data: Any) -> None:
         try:
-            self.add(kind, self.keep_out(data))
+            # The common case inline (bytes that fit the cap): this runs for every chunk.
+            if type(data) is bytes and self.out_kept + len(data) <= self.settings.max_body:
+                self.out_size += len(data)
+                self.out_kept += len(data)
+            else:
+                data = self.keep_out(data)
+            self.add(kind, data)
         except Exception as bug:
             self.fail(bug)
 
