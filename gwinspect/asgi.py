@@ -215,7 +215,7 @@ class ASGIInspector:
                 path = scope.get("path", "")
                 if not isinstance(path, str):
                     path = ""  # a broken server's path: the connection is still recorded (and never the panel)
-                if kind != "lifespan" and settings.is_panel_path(path):
+                if kind != "lifespan" and path.startswith(settings.path) and settings.is_panel_path(path):
                     panel = True
                 elif kind == "lifespan" or not (settings.exclude_paths and settings.excluded(path)):
                     rec = ASGIRecorder(settings, scope)

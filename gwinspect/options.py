@@ -44,7 +44,8 @@ class Settings:
         return any(path == p or path.startswith(p.rstrip("/") + "/") for p in self.exclude_paths)
 
     def is_panel_path(self, path: str) -> bool:
-        return self.panel and (path == self.path or path.startswith(self.path + "/"))
+        n = len(self.path)
+        return self.panel and path.startswith(self.path) and (len(path) == n or path[n] == "/")
 
 
 def make_settings(

@@ -82,7 +82,7 @@ class MemoryStore:
     def add(self, source: TraceSource) -> None:
         with self._lock:
             self._items[source.trace_id] = source
-            while len(self._items) > self.max_traces:
+            if len(self._items) > self.max_traces:  # one in, at most one out
                 self._items.popitem(last=False)
             self._sequence += 1
 

@@ -196,7 +196,7 @@ class WSGIInspector:
             path = environ.get("PATH_INFO", "")
             if not isinstance(path, str):
                 path = ""  # a broken server's path: the request is still recorded (and never the panel)
-            if settings.is_panel_path(path):
+            if path.startswith(settings.path) and settings.is_panel_path(path):
                 panel = True
             elif not (settings.exclude_paths and settings.excluded(path)):
                 rec = WSGIRecorder(settings, environ)
