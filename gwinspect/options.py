@@ -75,6 +75,11 @@ def make_settings(
         raise ValueError("token= must be a string of at least 8 characters")
     if store is None:
         store = os.environ.get("GWINSPECT_STORE") or None
+    # A lone string is one entry, not a sequence of one-character prefixes ("/" would exclude everything).
+    if isinstance(exclude_paths, str):
+        exclude_paths = (exclude_paths,)
+    if isinstance(allow_hosts, str):
+        allow_hosts = (allow_hosts,)
     patterns = normalize_patterns(redact)
     settings = Settings(
         path=path.rstrip("/"), store=open_store(store, max_traces), max_traces=max_traces,

@@ -127,3 +127,21 @@ def test_filtering_builds_only_the_traces_it_returns() -> None:
     page = w.store.list(limit=3, offset=2, query="special")
     assert [t.request.path for t in page] == ["/item/210/special", "/item/180/special", "/item/150/special"]
     assert len(built) == 3
+
+
+def test_a_single_string_is_one_excluded_path_and_one_allowed_host() -> None:
+    from werkzeug.test import Client
+
+    import gwinspect
+
+    def app(environ, start_response):  # type: ignore[no-untyped-def]
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"x"]
+
+    w = gwinspect.wrap(app, exclude_paths="/health", allow_hosts="dev.example")
+    assert w.settings.allow_hosts == ("dev.example",)
+    client = Client(w)
+    client.get("/health", buffered=True)
+    client.get("/healthy", buffered=True)
+    client.get("/api", buffered=True)
+    assert sorted(t.request.path for t in w.store.list()) == ["/api", "/healthy"]
