@@ -9,95 +9,144 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from time import time
 from time import perf_counter_ns
 from typing import Any
 
 from .jsonsafe import as_text, to_model
 from .model import Request, Response
 from .options import Settings, make_settings
-from .recorder import Recorder, exception_fields
+from .recorder import Recorder, body_size, exception_fields, text_size
 from .redact import Redactor
 from .types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("gwinspect")
 
 RECORDED_SCOPES = ("http", "websocket", "lifespan")
-_CONTAINERS = (dict, list)
+_STARTS = ("http.response.start", "websocket.accept", "websocket.http.response.start")
+_BODIES = ("http.response.body", "websocket.http.response.body")
+
+
+class Exchange:
+    """What the messages say about the exchange: read once the trace is built, not while it runs.
+
+    Fed the events in order: the first response start (``websocket.close`` before any
+    accept stands for the 403 the server answers), body sizes per direction, and whether
+    ``http.disconnect`` arrived before the response was complete.
+    """
+
+    __slots__ = ("disconnected", "done", "in_size", "out_size", "start")
+
+    def __init__(self) -> None:
+        self.start: dict[str, Any] | None = None
+        self.done = False
+        self.disconnected = False
+        self.in_size = self.out_size = 0
+
+    def feed(self, kind: str, msg: Any) -> None:
+        if type(msg) is not dict:
+            return  # not a message (the rules report it): says nothing about the exchange
+        size = body_size(msg.get("body")) + body_size(msg.get("bytes"))
+        text = msg.get("text")
+        size += text_size(text) if type(text) is str else body_size(text)  # Captured when cut short
+        mtype = msg.get("type")
+        if kind == "send":
+            self.out_size += size
+            if mtype in _BODIES:
+                if not msg.get("more_body", False):
+                    self.done = True
+            elif self.start is None and (mtype in _STARTS or mtype == "websocket.close"):
+                self.start = msg
+        elif kind == "receive":
+            self.in_size += size
+            if mtype == "http.disconnect" and not self.done:
+                self.disconnected = True
 
 
 class ASGIRecorder(Recorder):
-    __slots__ = ("response_done", "scope", "start")
-
     protocol = "asgi"
+    _overflow: Exchange | None = None  # the exchange so far, kept up to date once events are dropped
 
     def __init__(self, settings: Settings, scope: Scope) -> None:
-        super().__init__(settings, scope["type"])
-        # As the server sent it: the app adds keys, and writes into scope["state"] (Starlette's request.state)
-        # or appends to scope["headers"] in place, so the containers one level down are copied too.
-        copy = dict(scope)  # then only the few nested containers replaced: half the cost of a comprehension
-        for key, value in scope.items():
-            if type(value) in _CONTAINERS:
-                copy[key] = value.copy()
+        self.settings = settings
+        kind = scope["type"]
+        if kind != "http":
+            self.scope_type = kind
+        self.wall_start = time()
+        self.t0_ns = perf_counter_ns()
+        self.events = []
+        # As the server sent it: the app adds keys, writes into scope["state"] (Starlette's request.state)
+        # or scope["extensions"] and appends to scope["headers"] in place, so those containers are copied
+        # as well. Not every nested one: scanning the scope for them cost more than the rest of this method.
+        copy = scope.copy() if type(scope) is dict else dict(scope)
+        headers = copy.get("headers")
+        if type(headers) is list:
+            copy["headers"] = headers[:]
+        state = copy.get("state")
+        if type(state) is dict:
+            copy["state"] = state.copy()
+        extensions = copy.get("extensions")
+        if type(extensions) is dict:
+            copy["extensions"] = extensions.copy()
         self.scope = copy
-        self.start: dict[str, Any] | None = None  # http.response.start, websocket.accept or denial start
-        self.response_done = False
 
     # ---- hooks ----------------------------------------------------------
     def on_receive(self, message: Message) -> None:
         try:
-            if type(message) is not dict and not isinstance(message, Mapping):
-                self.add("receive", message)  # breaks the protocol: kept as it was, for the rules
-                return
-            msg = dict(message)
-            body = msg.get("body")
-            # The common case inline (bytes that fit the cap); this runs for every message.
-            if type(body) is bytes and self.in_kept + len(body) <= self.settings.max_body:
-                self.in_size += len(body)
-                self.in_kept += len(body)
-            elif "body" in msg or "bytes" in msg or "text" in msg:
+            if type(message) is dict:
+                msg = message.copy()
+                body = msg.get("body")
+                # The common case inline (bytes that fit the cap); this runs for every message.
+                if type(body) is bytes and self.in_kept + len(body) <= self.settings.max_body:
+                    self.in_kept += len(body)
+                elif "body" in msg or "bytes" in msg or "text" in msg:
+                    self._keep_payload(msg, outgoing=False)
+            elif isinstance(message, Mapping):
+                msg = dict(message)
                 self._keep_payload(msg, outgoing=False)
-            if msg.get("type") == "http.disconnect" and not self.response_done:
-                self.disconnected = True
-            self._append("receive", msg)
+            else:
+                msg = message  # breaks the protocol: kept as it was, for the rules
+            events = self.events
+            if len(events) < self.settings.max_events:
+                events.append((perf_counter_ns(), "receive", msg))
+            else:
+                self.dropped("receive", msg)
         except Exception as bug:
             self.fail(bug)
 
     def on_send(self, message: Message) -> None:
         try:
-            if type(message) is not dict and not isinstance(message, Mapping):
-                self.add("send", message)  # breaks the protocol: kept as it was, for the rules
-                return
-            msg = dict(message)
-            kind = msg.get("type")
-            headers = msg.get("headers")
-            if type(headers) is list:  # outer middleware often appends to it in place once we pass it on
-                msg["headers"] = headers[:]
-            body = msg.get("body")
-            if type(body) is bytes and self.out_kept + len(body) <= self.settings.max_body:
-                self.out_size += len(body)
-                self.out_kept += len(body)
-            elif "body" in msg or "bytes" in msg or "text" in msg:
+            if type(message) is dict:
+                msg = message.copy()
+                body = msg.get("body")
+                if type(body) is bytes and self.out_kept + len(body) <= self.settings.max_body:
+                    self.out_kept += len(body)
+                else:
+                    if "body" in msg or "bytes" in msg or "text" in msg:
+                        self._keep_payload(msg, outgoing=True)
+                    headers = msg.get("headers")
+                    if type(headers) is list:  # outer middleware often appends to it in place once we pass it on
+                        msg["headers"] = headers[:]
+            elif isinstance(message, Mapping):
+                msg = dict(message)
+                if type(msg.get("headers")) is list:
+                    msg["headers"] = msg["headers"][:]
                 self._keep_payload(msg, outgoing=True)
-            if kind == "http.response.body" or kind == "websocket.http.response.body":
-                if not msg.get("more_body", False):
-                    self.response_done = True
-            elif kind in ("http.response.start", "websocket.accept", "websocket.http.response.start"):
-                if self.start is None:
-                    self.start = msg
-            elif kind == "websocket.close" and self.start is None:
-                self.start = msg  # closed before accepting: the server answers 403
-            self._append("send", msg)
+            else:
+                msg = message
+            events = self.events
+            if len(events) < self.settings.max_events:
+                events.append((perf_counter_ns(), "send", msg))
+            else:
+                self.dropped("send", msg)
         except Exception as bug:
             self.fail(bug)
 
-    def _append(self, kind: str, msg: dict[str, Any]) -> None:
-        # Recorder.add() without its after-completion bookkeeping: an ASGI trace completes
-        # only when the app has returned, so nothing is sent or received after that.
-        events = self.events
-        if len(events) < self.settings.max_events:
-            events.append((perf_counter_ns(), kind, msg))
-        else:
-            self.events_dropped += 1
+    def dropped(self, kind: str, payload: Any) -> None:
+        super().dropped(kind, payload)
+        if self._overflow is None:  # the first one: the events kept so far are final, read them once
+            self._overflow = self._exchange_of(self.events[:])
+        self._overflow.feed(kind, payload)
 
     def _keep_payload(self, msg: dict[str, Any], outgoing: bool) -> None:
         keep = self.keep_out if outgoing else self.keep_in
@@ -108,6 +157,13 @@ class ASGIRecorder(Recorder):
         text = msg.get("text")
         if isinstance(text, str):
             msg["text"] = self.keep_text(text, outgoing)
+
+    @staticmethod
+    def _exchange_of(events: list[Any]) -> Exchange:
+        exchange = Exchange()
+        for _t_ns, kind, payload in events:
+            exchange.feed(kind, payload)
+        return exchange
 
     # ---- building -------------------------------------------------------
     def _event_fields(self, kind: str, payload: Any) -> dict[str, Any]:
@@ -127,7 +183,11 @@ class ASGIRecorder(Recorder):
                 scope["query_string"] = redactor.blob_query(scope["query_string"])
         return None, scope
 
-    def _request(self) -> Request:
+    def _exchange(self) -> tuple[Request, Response | None, bool]:
+        exchange = self._overflow or self._exchange_of(self.events[:])
+        return self._request(exchange.in_size), self._response(exchange), exchange.disconnected
+
+    def _request(self, body_size: int) -> Request:
         s = self.scope
         redactor = self.settings.redactor
         headers = []
@@ -151,11 +211,11 @@ class ASGIRecorder(Recorder):
             scheme=as_text(s["scheme"]) if "scheme" in s else None,
             client=as_text(client) if client else None,
             headers=redactor.headers(headers),
-            body_size=self.in_size,
+            body_size=body_size,
         )
 
-    def _response(self) -> Response | None:
-        start = self.start
+    def _response(self, exchange: Exchange) -> Response | None:
+        start = exchange.start
         if start is None:
             return None
         kind = start.get("type")
@@ -174,7 +234,7 @@ class ASGIRecorder(Recorder):
                 continue
         ok = isinstance(status, int) and not isinstance(status, bool)  # True is an int, not a status
         return Response(status if ok else None, self.settings.redactor.headers(pairs),
-                        self.out_size)
+                        exchange.out_size)
 
 
 def _iterable(value: Any) -> Any:
@@ -235,9 +295,11 @@ class ASGIInspector:
             recorder.on_receive(message)
             return message
 
-        async def send_recorded(message: Message) -> None:
+        def send_recorded(message: Message) -> Any:
+            # Not a coroutine of ours: the server's own awaitable is handed back, so the app
+            # awaits exactly what it would await bare, and one coroutine per message is saved.
             recorder.on_send(message)
-            await send(message)
+            return send(message)
 
         try:
             await self.app(scope, receive_recorded, send_recorded)

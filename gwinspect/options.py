@@ -35,7 +35,7 @@ class Settings:
     strict: bool = False
     panel: bool = True
     redactor: Redactor = field(default_factory=lambda: Redactor(DEFAULT_REDACT))
-    # Called with each recorder when its request completes (store, console, ...).
+    # Called with each recorder when its request completes, after the store is told (console, strict, ...).
     on_finish: list[Listener] = field(default_factory=list)
     # Turns a finished trace into one with violations (the rules module), or None.
     checker: Callable[[Trace], Trace] | None = None
@@ -88,7 +88,6 @@ def make_settings(
         exclude_paths=tuple(exclude_paths), validate=validate, strict=strict, panel=panel,
         redactor=Redactor(patterns),
     )
-    settings.on_finish.append(lambda rec: settings.store.finished(rec))
     if validate or strict:
         from .rules import install  # imported here: a bare `import gwinspect` stays light
         install(settings)

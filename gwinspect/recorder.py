@@ -78,88 +78,107 @@ def error_info(exc: BaseException) -> ErrorInfo:
 Payload = Any
 RawEvent = tuple[int, str, Payload]
 
+# Assigning a lazily drawn id is the one write two threads (the panel, a store writer) may race on.
+_assign_lock = threading.Lock()
+
 
 class Recorder:
-    """Collects one request's events; the adapters subclass it for their protocol."""
+    """Collects one request's events; the adapters subclass it for their protocol.
 
-    __slots__ = ("_head_cache", "_lock_free_cache", "disconnected", "end_ns", "error", "events", "events_dropped",
-                 "in_kept", "in_size", "out_kept", "out_size", "partial", "scope_type",
-                 "settings", "state", "t0_ns", "trace_id", "version", "wall_start")
+    The request path pays for as little as possible: the class attributes below are the
+    defaults, so a request sets on its own instance only what it changes (most never fail,
+    drop events or raise). The trace id is drawn when someone first asks for it. Sizes,
+    the response and the disconnect flag are derived from the events when the trace is built.
+    """
 
     protocol = "?"
+    scope_type = "http"
+    end_ns: int | None = None
+    state = "in_progress"
+    partial = False
+    error: ErrorInfo | None = None
+    events_dropped = 0
+    in_kept = 0  # request-body bytes kept so far (the cap is max_body per direction)
+    out_kept = 0  # response-body bytes kept so far
+    version = 0  # bumped whenever something changes after completion
+    _id: str | None = None
+    _built: tuple[int, Trace] | None = None
+    _built_head: tuple[int, Trace] | None = None
 
-    def __init__(self, settings: Settings, scope_type: str) -> None:
+    settings: Settings
+    events: list[RawEvent]
+    t0_ns: int
+    wall_start: float
+
+    def __init__(self, settings: Settings, scope_type: str = "http") -> None:
         self.settings = settings
-        self.scope_type = scope_type
-        self.trace_id = new_trace_id()
+        if scope_type != "http":
+            self.scope_type = scope_type
         self.wall_start = time.time()
         self.t0_ns = perf_counter_ns()
-        self.end_ns: int | None = None
-        self.events: list[RawEvent] = []
-        self.events_dropped = 0
-        self.state = "in_progress"
-        self.partial = False
-        self.disconnected = False
-        self.error: ErrorInfo | None = None
-        self.in_kept = self.out_kept = 0  # body bytes kept, per direction
-        self.in_size = self.out_size = 0  # body bytes seen, per direction
-        self.version = 0  # bumped whenever something changes after completion
-        self._lock_free_cache: tuple[int, Trace] | None = None
-        self._head_cache: tuple[int, Trace] | None = None
+        self.events = []
+
+    @property
+    def trace_id(self) -> str:
+        trace_id = self._id
+        if trace_id is None:
+            with _assign_lock:
+                trace_id = self._id
+                if trace_id is None:
+                    trace_id = self._id = new_trace_id()
+        return trace_id
 
     # ---- hot path -------------------------------------------------------
     def add(self, kind: str, payload: Payload) -> None:
-        if len(self.events) < self.settings.max_events:
-            self.events.append((perf_counter_ns(), kind, payload))
+        events = self.events
+        if len(events) < self.settings.max_events:
+            events.append((perf_counter_ns(), kind, payload))
         else:
-            self.events_dropped += 1
+            self.dropped(kind, payload)
         if self.state == "complete":
             self.version += 1
 
+    def dropped(self, kind: str, payload: Payload) -> None:
+        """An event past ``max_events``: counted, and its sizes still accounted (see subclasses)."""
+        self.events_dropped += 1
+
     def keep_in(self, data: Any) -> Any:
-        """Account request-body bytes and return what to keep of them."""
+        """Account request-body bytes against the cap and return what to keep of them."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             return data  # not bytes: kept as is, so the rules can report it
-        n = len(data)
-        self.in_size += n
         room = self.settings.max_body - self.in_kept
-        if n <= room:
-            self.in_kept += n
+        if len(data) <= room:
+            self.in_kept += len(data)
             return data if type(data) is bytes else bytes(data)
         kept = bytes(data[:max(room, 0)])
         self.in_kept += len(kept)
-        return Captured(kept, n)
+        return Captured(kept, memoryview(data).nbytes)
 
     def keep_out(self, data: Any) -> Any:
-        """Account response-body bytes and return what to keep of them."""
+        """Account response-body bytes against the cap and return what to keep of them."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             return data
-        n = len(data)
-        self.out_size += n
         room = self.settings.max_body - self.out_kept
-        if n <= room:
-            self.out_kept += n
+        if len(data) <= room:
+            self.out_kept += len(data)
             return data if type(data) is bytes else bytes(data)
         kept = bytes(data[:max(room, 0)])
         self.out_kept += len(kept)
-        return Captured(kept, n)
+        return Captured(kept, memoryview(data).nbytes)
 
     def keep_text(self, text: str, outgoing: bool) -> Any:
         """WebSocket text frames share the body cap; an oversized one is kept as UTF-8 bytes."""
         room = self.settings.max_body - (self.out_kept if outgoing else self.in_kept)
-        if text.isascii():  # O(1) in CPython; then its length is its size in bytes, no encoding needed
-            size = len(text)
-            kept: Any = text if size <= room else Captured(text[:max(room, 0)].encode("ascii"), size)
-        else:  # sizes are UTF-8 bytes, as on the wire (body_size), not characters
-            raw = text.encode("utf-8", "surrogatepass")
-            size = len(raw)
-            kept = text if size <= room else Captured(raw[:max(room, 0)], size)
-        used = size if isinstance(kept, str) else len(kept.data)
+        size = text_size(text)
+        if size <= room:
+            kept: Any = text
+            used = size
+        else:
+            kept = Captured(text.encode("utf-8", "surrogatepass")[:max(room, 0)], size)
+            used = len(kept.data)
         if outgoing:
-            self.out_size += size
             self.out_kept += used
         else:
-            self.in_size += size
             self.in_kept += used
         return kept
 
@@ -184,9 +203,15 @@ class Recorder:
             return
         self.end_ns = perf_counter_ns()
         self.state = "complete"
-        self.version += 1
+        settings = self.settings
+        try:
+            settings.store.finished(self)
+        except Exception as bug:
+            self.fail(bug)
+        if not settings.on_finish:
+            return
         strict: ProtocolViolation | None = None
-        for listener in self.settings.on_finish:
+        for listener in settings.on_finish:
             try:
                 listener(self)
             except ProtocolViolation as exc:  # strict=True: for the caller, once every listener ran
@@ -200,7 +225,7 @@ class Recorder:
 
     # ---- building the trace (off the hot path) --------------------------
     def snapshot(self) -> Trace:
-        cached = self._lock_free_cache
+        cached = self._built
         if cached is not None and cached[0] == self.version and self.state == "complete":
             return cached[1]
         version = self.version
@@ -216,7 +241,7 @@ class Recorder:
                 self.fail(bug)
                 trace = dataclasses.replace(trace, partial=True)
         if trace.complete:
-            self._lock_free_cache = (version, trace)
+            self._built = (version, trace)
         return trace
 
     def _build(self) -> Trace:
@@ -235,13 +260,15 @@ class Recorder:
 
     def _trace(self, events: tuple[Event, ...], environ: dict[str, Any] | None,
                scope: dict[str, Any] | None) -> Trace:
+        state, end_ns = self.state, self.end_ns  # read once: the request may finish meanwhile
+        request, response, disconnected = self._exchange()
         return Trace(
             id=self.trace_id, protocol=self.protocol, type=self.scope_type,
-            started_at=iso_utc(self.wall_start), state=self.state,
-            duration_ms=round((self.end_ns - self.t0_ns) / 1e6, 3) if self.end_ns is not None else None,
-            request=self._request(), response=self._response(), environ=environ, scope=scope,
+            started_at=iso_utc(self.wall_start), state=state,
+            duration_ms=round((end_ns - self.t0_ns) / 1e6, 3) if end_ns is not None else None,
+            request=request, response=response, environ=environ, scope=scope,
             events=events, error=self.error, partial=self.partial,
-            disconnected=self.disconnected, events_dropped=self.events_dropped,
+            disconnected=disconnected, events_dropped=self.events_dropped,
         )
 
     def head(self) -> Trace:
@@ -250,7 +277,7 @@ class Recorder:
         A store filtering thousands of traces calls this instead of :meth:`snapshot`, so a
         search never builds (and runs the rules over) every trace it merely looks at.
         """
-        cached = self._head_cache
+        cached = self._built_head
         if cached is not None and cached[0] == self.version and self.state == "complete":
             return cached[1]
         version = self.version
@@ -260,7 +287,7 @@ class Recorder:
             self.fail(bug)
             trace = self._fallback()
         if trace.complete:
-            self._head_cache = (version, trace)
+            self._built_head = (version, trace)
         return trace
 
     def _fallback(self) -> Trace:
@@ -276,11 +303,27 @@ class Recorder:
     def _context(self, redactor: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         raise NotImplementedError
 
-    def _request(self) -> Request:
+    def _exchange(self) -> tuple[Request, Response | None, bool]:
+        """The request and response summaries, and whether the client went away first."""
         raise NotImplementedError
 
-    def _response(self) -> Response | None:
-        raise NotImplementedError
+
+def body_size(value: Any) -> int:
+    """Bytes on the wire of a recorded body value (as kept: whole, or Captured); 0 for what is not bytes."""
+    if type(value) is bytes or type(value) is bytearray:
+        return len(value)
+    if type(value) is Captured:
+        return value.size
+    if type(value) is memoryview:
+        return value.nbytes
+    return 0
+
+
+def text_size(text: str) -> int:
+    """A WebSocket text frame's size in UTF-8 bytes, as on the wire, not characters."""
+    if text.isascii():  # O(1) in CPython; then its length is its size, no encoding needed
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def exception_fields(payload: tuple[str, ErrorInfo]) -> dict[str, Any]:

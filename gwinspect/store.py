@@ -7,9 +7,10 @@ A store holds *sources* -- live recorders or finished traces -- and builds
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from collections import OrderedDict
+from collections import deque
 from itertools import islice
 from typing import Protocol, runtime_checkable
 
@@ -18,7 +19,8 @@ from .query import matches
 
 
 class TraceSource(Protocol):
-    trace_id: str
+    @property
+    def trace_id(self) -> str: ...
 
     def snapshot(self) -> Trace: ...
 
@@ -69,39 +71,49 @@ def head_of(source: TraceSource) -> Trace:
 
 
 class MemoryStore:
-    """Keeps the newest ``max_traces`` sources; thread-safe; memory bounded."""
+    """Keeps the newest ``max_traces`` sources; thread-safe; memory bounded.
+
+    A ``deque(maxlen=...)`` is the ring: appending is one atomic step under the GIL that
+    also evicts the oldest, so starting a request takes no lock. Looking a trace up by id
+    scans the ring (newest first), which only the panel and the CLI do.
+    """
 
     def __init__(self, max_traces: int = 500) -> None:
         if max_traces < 1:
             raise ValueError("max_traces must be at least 1")
         self.max_traces = max_traces
-        self._items: OrderedDict[str, TraceSource] = OrderedDict()
-        self._lock = threading.Lock()
+        self._ring: deque[TraceSource] = deque(maxlen=max_traces)
+        self._import_lock = threading.Lock()
         self._sequence = 0
 
     def add(self, source: TraceSource) -> None:
-        with self._lock:
-            self._items[source.trace_id] = source
-            if len(self._items) > self.max_traces:  # one in, at most one out
-                self._items.popitem(last=False)
-            self._sequence += 1
-
-    def add_trace(self, trace: Trace) -> None:
-        self.add(FinishedTrace(trace))
-
-    def finished(self, source: TraceSource) -> None:
+        self._ring.append(source)
         # No lock: two racing increments may count as one, and the sequence still moves,
         # which is all its readers (the panel's live updates) ask of it.
         self._sequence += 1
 
+    def add_trace(self, trace: Trace) -> None:
+        """Import a finished trace; one already here with the same id is replaced."""
+        with self._import_lock:
+            for source in self._ring.copy():
+                if source.trace_id == trace.id:
+                    with contextlib.suppress(ValueError):  # evicted meanwhile
+                        self._ring.remove(source)
+            self.add(FinishedTrace(trace))
+
+    def finished(self, source: TraceSource) -> None:
+        self._sequence += 1
+
     def _newest_first(self) -> list[TraceSource]:
-        with self._lock:
-            return list(reversed(self._items.values()))
+        sources = list(self._ring.copy())  # copy() is atomic; iterating the live deque is not
+        sources.reverse()
+        return sources
 
     def get(self, trace_id: str) -> Trace | None:
-        with self._lock:
-            source = self._items.get(trace_id)
-        return source.snapshot() if source is not None else None
+        for source in self._newest_first():
+            if source.trace_id == trace_id:
+                return source.snapshot()
+        return None
 
     def list(self, limit: int = 50, offset: int = 0, query: str | None = None) -> list[Trace]:
         limit, offset = max(0, limit), max(0, offset)
@@ -117,12 +129,11 @@ class MemoryStore:
         return sum(1 for s in self._newest_first() if matches(head_of(s), query))
 
     def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._sequence += 1
+        self._ring.clear()
+        self._sequence += 1
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._ring)
 
     @property
     def sequence(self) -> int:

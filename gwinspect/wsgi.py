@@ -9,38 +9,46 @@ the server can still use sendfile; they are recorded when returned.
 from __future__ import annotations
 
 import logging
+from time import perf_counter_ns, time
 from collections.abc import Iterable
 from typing import Any
 
 from .jsonsafe import as_text, safe_repr, to_model
 from .model import REDACTED, ProtocolViolation, Request, Response
 from .options import Settings, make_settings
-from .recorder import Recorder, error_info, exception_fields
+from .recorder import Recorder, body_size, error_info, exception_fields
 from .redact import Redactor
 from .types import Environ, StartResponse, Write, WSGIApp
-from .wsgi_environ import PLAIN_TYPES, describe_file, detached, environ_headers, wsgi_text
+from .wsgi_environ import describe_file, detach_environ, environ_headers, wsgi_text
 from .wsgi_streams import RecordingInput, RecordingIterable, SizedRecordingIterable
 
 logger = logging.getLogger("gwinspect")
 
 
 class WSGIRecorder(Recorder):
-    __slots__ = ("environ", "exhausted", "start_args")
-
     protocol = "wsgi"
+    start_args: tuple[Any, ...] | None = None  # (status, headers) of the latest start_response() call
+    exhausted = False
+    disconnected = False
+    dropped_in = dropped_out = 0  # body bytes in events past max_events
 
     def __init__(self, settings: Settings, environ: Environ) -> None:
-        super().__init__(settings, "http")
+        self.settings = settings
+        self.wall_start = time()
+        self.t0_ns = perf_counter_ns()
+        self.events = []
         self.environ = dict(environ)  # as the server sent it, before the app changes it
-        self.start_args: tuple[Any, ...] | None = None
-        self.exhausted = False
 
     # ---- hooks ----------------------------------------------------------
     def on_start_response(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         try:
-            status = args[0] if args else kwargs.get("status")
-            headers = args[1] if len(args) > 1 else kwargs.get("response_headers", kwargs.get("headers"))
-            exc_info = args[2] if len(args) > 2 else kwargs.get("exc_info")
+            if len(args) == 2 and not kwargs:  # the usual call, without exc_info
+                status, headers = args
+                exc_info = None
+            else:
+                status = args[0] if args else kwargs.get("status")
+                headers = args[1] if len(args) > 1 else kwargs.get("response_headers", kwargs.get("headers"))
+                exc_info = args[2] if len(args) > 2 else kwargs.get("exc_info")
             if type(headers) is list:
                 headers = headers[:]  # the app may reuse or mutate its list afterwards
             exc = None
@@ -55,11 +63,16 @@ class WSGIRecorder(Recorder):
         try:
             # The common case inline (bytes that fit the cap): this runs for every chunk.
             if type(data) is bytes and self.out_kept + len(data) <= self.settings.max_body:
-                self.out_size += len(data)
                 self.out_kept += len(data)
             else:
                 data = self.keep_out(data)
-            self.add(kind, data)
+            events = self.events
+            if len(events) < self.settings.max_events:
+                events.append((perf_counter_ns(), kind, data))
+            else:
+                self.dropped(kind, data)
+            if self.state == "complete":  # write() after the response ended (a broken app)
+                self.version += 1
         except Exception as bug:
             self.fail(bug)
 
@@ -69,6 +82,15 @@ class WSGIRecorder(Recorder):
                 self.add("input", (call, self.keep_in(data)))
         except Exception as bug:
             self.fail(bug)
+
+    def dropped(self, kind: str, payload: Any) -> None:
+        super().dropped(kind, payload)
+        if kind == "input":
+            self.dropped_in += body_size(payload[1])
+        elif kind in ("write", "chunk"):
+            self.dropped_out += body_size(payload)
+        elif kind == "file" and isinstance(payload, dict) and isinstance(payload.get("size"), int):
+            self.dropped_out += payload["size"]
 
     def on_close(self) -> None:
         try:
@@ -87,10 +109,7 @@ class WSGIRecorder(Recorder):
             # A stored trace must not pin what the server handed over (wsgi.input may buffer
             # megabytes of body, a socket...): keep the environ's objects as their model values.
             try:
-                cap = self.settings.max_body
-                environ = self.environ
-                for key in [k for k, v in environ.items() if type(v) not in PLAIN_TYPES]:
-                    environ[key] = detached(environ[key], cap)  # in place: same keys, so readers never race
+                detach_environ(self.environ, self.settings.max_body)
             except Exception as bug:
                 self.fail(bug)
         super().finish()
@@ -143,7 +162,18 @@ class WSGIRecorder(Recorder):
     def _context(self, redactor: Redactor) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         return to_model(redactor.environ(self.environ), self.settings.max_body), None
 
-    def _request(self) -> Request:
+    def _exchange(self) -> tuple[Request, Response | None, bool]:
+        in_size, out_size = self.dropped_in, self.dropped_out
+        for _t_ns, kind, payload in self.events[:]:
+            if kind == "chunk" or kind == "write":
+                out_size += body_size(payload)
+            elif kind == "input":
+                in_size += body_size(payload[1])
+            elif kind == "file" and isinstance(payload, dict) and isinstance(payload.get("size"), int):
+                out_size += payload["size"]  # sent by the server, never seen here: as the file said
+        return self._request(in_size), self._response(out_size), self.disconnected
+
+    def _request(self, body_size: int) -> Request:
         env, redactor = self.environ, self.settings.redactor
         proto = env.get("SERVER_PROTOCOL")
         client = env.get("REMOTE_ADDR")
@@ -157,10 +187,10 @@ class WSGIRecorder(Recorder):
             scheme=env.get("wsgi.url_scheme") if isinstance(env.get("wsgi.url_scheme"), str) else None,
             client=str(client) if client else None,
             headers=redactor.headers(environ_headers(env)),
-            body_size=self.in_size,
+            body_size=body_size,
         )
 
-    def _response(self) -> Response | None:
+    def _response(self, size: int) -> Response | None:
         if self.start_args is None:
             return None
         status, headers = self.start_args
@@ -168,13 +198,7 @@ class WSGIRecorder(Recorder):
         pairs: list[tuple[str, str]] = []
         if isinstance(headers, (list, tuple)):
             pairs = [(as_text(h[0]), as_text(h[1])) for h in headers if isinstance(h, (tuple, list)) and len(h) == 2]
-        size = self.out_size
-        for _t_ns, kind, payload in self.events[:]:
-            if kind == "file" and isinstance(payload, dict) and isinstance(payload.get("size"), int):
-                size += payload["size"]
         return Response(code, self.settings.redactor.headers(pairs), size)
-
-
 
 
 class WSGIInspector:
@@ -238,6 +262,8 @@ def _recording_start_response(rec: WSGIRecorder, start_response: StartResponse) 
 
 def _wrap_result(result: Iterable[bytes], rec: WSGIRecorder, environ: Environ) -> Iterable[bytes]:
     try:
+        if type(result) is list:  # the usual answer, and never a file_wrapper: skip the checks below
+            return SizedRecordingIterable(result, rec)
         file_wrapper = environ.get("wsgi.file_wrapper")
         if isinstance(file_wrapper, type) and isinstance(result, file_wrapper):
             rec.on_file(result)  # same object back: the server may sendfile() it

@@ -14,6 +14,7 @@ import socket
 import sys
 import weakref
 from types import FunctionType
+from collections.abc import Iterable
 from typing import Any
 
 from .jsonsafe import Captured, safe_repr, to_model
@@ -68,6 +69,95 @@ def detached(value: Any, cap: int) -> Any:
     if cls is socket.socket:
         return _socket_repr(value)
     return safe_repr(value)
+
+
+# How detach_environ() treats values of each type, learnt on first sight: servers hand over
+# the same few types every request, so the checks in detached() run once per type, not per value.
+_KEEP, _DEFAULT_REPR, _TUPLE, _CHECK = 0, 1, 2, 3
+_strategies: dict[type, int] = {str: _KEEP, int: _KEEP, bool: _KEEP, type(None): _KEEP}
+
+
+def _strategy(cls: type) -> int:
+    if cls in PLAIN_TYPES or issubclass(cls, type):
+        how = _KEEP  # plain data, or a class (wsgi.file_wrapper): pins nothing worth detaching
+    elif cls.__repr__ is object.__repr__ or cls is FunctionType:
+        how = _DEFAULT_REPR
+    elif cls is tuple:
+        how = _TUPLE
+    else:
+        how = _CHECK
+    if len(_strategies) >= 256:  # types made per request would otherwise grow this forever
+        _strategies.clear()
+        _strategies.update({str: _KEEP, int: _KEEP, bool: _KEEP, type(None): _KEEP})
+    _strategies[cls] = how
+    return how
+
+
+def detach_environ(environ: Environ, cap: int) -> None:
+    """Replace, in place, each value that could keep a server object alive by what a trace shows of it.
+
+    Same keys, so a reader iterating the environ meanwhile carries on. This runs once per request,
+    so it looks only where objects are: a server puts them under the same few keys every time
+    (``wsgi.input``, ``wsgi.errors``, ``gunicorn.socket``). An environ with a key never met
+    before (a C-level subset test tells) has every value looked at, and each key found holding
+    an object is looked at from then on. What this can miss is a key first met holding plain data
+    that later holds an object; PEP 3333 makes CGI variables strings, and servers keep one type
+    per extension key, so such an object would be an oddity, and is referenced only while its
+    trace is stored.
+    """
+    if environ.keys() <= _seen_keys:
+        keys: Iterable[str] = _object_keys
+    else:
+        keys = list(environ)
+        _learn(environ)
+    strategies = _strategies
+    for key in keys:
+        value = environ.get(key, _MISSING)
+        cls = type(value)
+        if cls is str or cls is bool or value is _MISSING:  # most values: decided without a lookup
+            continue
+        how = strategies.get(cls)
+        if how is None:
+            how = _strategy(cls)
+        if how == _DEFAULT_REPR:
+            environ[key] = DefaultRepr(value)
+        elif how == _TUPLE:
+            try:
+                seen = value in _plain_tuples  # wsgi.version: the same (1, 0) every time
+            except TypeError:  # unhashable items: not plain
+                seen = False
+            if not seen:
+                environ[key] = kept = detached(value, cap)
+                if kept is value and len(_plain_tuples) < 64:
+                    _plain_tuples.add(value)
+        elif how == _CHECK:
+            if value is sys.stderr or value is sys.stdout:  # wsgi.errors, for most servers
+                environ[key] = _std_stream_repr(value)
+            else:
+                environ[key] = detached(value, cap)
+
+
+_MISSING = object()
+_MAX_KEYS = 4096  # header names vary by client; past this many, environs are always looked at whole
+_seen_keys: set[Any] = set()
+_object_keys: list[Any] = []  # keys met holding an object that detaching replaces
+
+
+def _learn(environ: Environ) -> None:
+    for key, value in list(environ.items()):
+        if key in _seen_keys or len(_seen_keys) >= _MAX_KEYS:
+            continue
+        _seen_keys.add(key)
+        cls = type(value)
+        how = _strategies.get(cls)
+        if how is None:
+            how = _strategy(cls)
+        pins = how == _DEFAULT_REPR or how == _CHECK or (how == _TUPLE and detached(value, 0) is not value)
+        if pins and value is not sys.stderr and value is not sys.stdout and key not in _object_keys:
+            _object_keys.append(key)
+
+
+_plain_tuples: set[tuple[Any, ...]] = set()  # tuples of plain values seen: they pin nothing, keep them
 
 
 class DefaultRepr:

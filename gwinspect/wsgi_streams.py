@@ -74,39 +74,28 @@ class RecordingInput:
 class RecordingIterable:
     """The app's response iterable, recorded chunk by chunk; ``close()`` forwarded once."""
 
-    __slots__ = ("_closed", "_iterable", "_iterator", "_rec")
+    __slots__ = ("_chunks", "_closed", "_iterable", "_rec")
 
     def __init__(self, iterable: Iterable[bytes], rec: WSGIRecorder) -> None:
         self._iterable = iterable
-        self._iterator: Iterator[bytes] | None = None
+        self._chunks: Iterator[bytes] | None = None
         self._rec = rec
         self._closed = False
 
-    def __iter__(self) -> RecordingIterable:
-        if self._iterator is None:
+    def __iter__(self) -> Iterator[bytes]:
+        # The server iterates a generator of ours: resuming one costs less than a __next__ method call.
+        if self._chunks is None:
             try:
-                self._iterator = iter(self._iterable)
+                iterator = iter(self._iterable)  # now, as the server asked: its exceptions surface here
             except BaseException as exc:
                 self._rec.record_exception(exc, "iteration")
                 self._rec.finish()
                 raise
-        return self
+            self._chunks = _recorded_chunks(iterator, self._rec)
+        return self._chunks
 
     def __next__(self) -> bytes:
-        if self._iterator is None:
-            self.__iter__()
-        try:
-            chunk = next(self._iterator)  # type: ignore[arg-type]
-        except StopIteration:
-            self._rec.exhausted = True
-            self._rec.finish()
-            raise
-        except BaseException as exc:
-            self._rec.record_exception(exc, "iteration")
-            self._rec.finish()
-            raise
-        self._rec.on_data("chunk", chunk)
-        return chunk
+        return next(self.__iter__())
 
     def close(self) -> None:
         if self._closed:
@@ -131,3 +120,19 @@ class SizedRecordingIterable(RecordingIterable):
     def __len__(self) -> int:
         return len(self._iterable)  # type: ignore[arg-type]
 
+
+
+def _recorded_chunks(iterator: Iterator[bytes], rec: WSGIRecorder) -> Iterator[bytes]:
+    on_data = rec.on_data
+    try:
+        for chunk in iterator:
+            on_data("chunk", chunk)
+            yield chunk
+    except GeneratorExit:  # dropped unfinished (the server stopped early): close() tells the rest
+        raise
+    except BaseException as exc:  # the app's iterator failed: the very same exception goes on to the server
+        rec.record_exception(exc, "iteration")
+        rec.finish()
+        raise
+    rec.exhausted = True
+    rec.finish()

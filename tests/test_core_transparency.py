@@ -301,15 +301,27 @@ def _boom(*args: Any, **kwargs: Any) -> Any:
     raise RuntimeError("gwinspect internal failure (test)")
 
 
-SABOTAGE = ["Recorder.add", "Recorder.keep_in", "Recorder.keep_out", "to_model", "store.finished", "checker",
+class _ExplodingLimit:
+    """A max_events whose comparison fails: every attempt to record an event breaks."""
+
+    def __gt__(self, other: Any) -> bool:
+        raise RuntimeError("gwinspect internal failure (test)")
+
+    __lt__ = __ge__ = __le__ = __gt__
+
+
+SABOTAGE = ["Recorder.add", "recording an event", "Recorder.keep_in", "Recorder.keep_out", "to_model", "store.finished", "checker",
             "Recorder.__init__", "store.add", "error_info"]
 
 
 def _sabotage(monkeypatch: pytest.MonkeyPatch, what: str, inspector: Any) -> None:
     if what.startswith("Recorder."):
         monkeypatch.setattr(Recorder, what.split(".")[1], _boom)
-        if what == "Recorder.add":  # the ASGI hot path appends through its own, leaner method
-            monkeypatch.setattr(gwinspect.asgi.ASGIRecorder, "_append", _boom)
+        if what == "Recorder.__init__":  # the adapters' recorders set themselves up without it
+            monkeypatch.setattr(gwinspect.asgi.ASGIRecorder, "__init__", _boom)
+            monkeypatch.setattr(gwinspect.wsgi.WSGIRecorder, "__init__", _boom)
+    elif what == "recording an event":  # the hot paths append messages and chunks inline, not through add()
+        monkeypatch.setattr(inspector.settings, "max_events", _ExplodingLimit())
     elif what == "to_model":
         monkeypatch.setattr(gwinspect.wsgi, "to_model", _boom)
         monkeypatch.setattr(gwinspect.asgi, "to_model", _boom)
@@ -379,7 +391,8 @@ def test_wsgi_internal_failure_leaves_app_exceptions_alone(what: str, monkeypatc
     _expect_partial(w, what, caplog)
 
 
-@pytest.mark.parametrize("what", [w for w in SABOTAGE if w != "error_info"])  # no app error here
+# No app error here, and an ASGI request without one never calls add() (messages are appended inline).
+@pytest.mark.parametrize("what", [w for w in SABOTAGE if w not in ("error_info", "Recorder.add")])
 def test_asgi_internal_failure_never_reaches_the_app_or_client(what: str, monkeypatch: pytest.MonkeyPatch,
                                                                 caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="gwinspect")
