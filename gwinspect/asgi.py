@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from time import time
-from time import perf_counter_ns
+from time import perf_counter_ns, time
 from typing import Any
 
 from .jsonsafe import as_text, to_model

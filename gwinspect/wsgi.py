@@ -9,8 +9,8 @@ the server can still use sendfile; they are recorded when returned.
 from __future__ import annotations
 
 import logging
-from time import perf_counter_ns, time
 from collections.abc import Iterable
+from time import perf_counter_ns, time
 from typing import Any
 
 from .jsonsafe import as_text, safe_repr, to_model

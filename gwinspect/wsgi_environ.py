@@ -13,8 +13,8 @@ import os
 import socket
 import sys
 import weakref
-from types import FunctionType
 from collections.abc import Iterable
+from types import FunctionType
 from typing import Any
 
 from .jsonsafe import Captured, safe_repr, to_model
@@ -152,7 +152,7 @@ def _learn(environ: Environ) -> None:
         how = _strategies.get(cls)
         if how is None:
             how = _strategy(cls)
-        pins = how == _DEFAULT_REPR or how == _CHECK or (how == _TUPLE and detached(value, 0) is not value)
+        pins = how in (_DEFAULT_REPR, _CHECK) or (how == _TUPLE and detached(value, 0) is not value)
         if pins and value is not sys.stderr and value is not sys.stdout and key not in _object_keys:
             _object_keys.append(key)
 

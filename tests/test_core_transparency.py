@@ -310,8 +310,8 @@ class _ExplodingLimit:
     __lt__ = __ge__ = __le__ = __gt__
 
 
-SABOTAGE = ["Recorder.add", "recording an event", "Recorder.keep_in", "Recorder.keep_out", "to_model", "store.finished", "checker",
-            "Recorder.__init__", "store.add", "error_info"]
+SABOTAGE = ["Recorder.add", "recording an event", "Recorder.keep_in", "Recorder.keep_out", "to_model",
+            "store.finished", "checker", "Recorder.__init__", "store.add", "error_info"]
 
 
 def _sabotage(monkeypatch: pytest.MonkeyPatch, what: str, inspector: Any) -> None:
