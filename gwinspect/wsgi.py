@@ -55,7 +55,11 @@ class WSGIRecorder(Recorder):
             if exc_info:  # summarised now: keeping exc_info would keep its frames alive
                 exc = error_info(exc_info[1])
             self.start_args = (status, headers)
-            self.add("start_response", (status, headers, exc))
+            events = self.events
+            if len(events) < self.settings.max_events and self.state != "complete":
+                events.append((perf_counter_ns(), "start_response", (status, headers, exc)))
+            else:  # past max_events, or after the response ended (a broken app): add() accounts for it
+                self.add("start_response", (status, headers, exc))
         except Exception as bug:
             self.fail(bug)
 

@@ -105,7 +105,7 @@ def detach_environ(environ: Environ, cap: int) -> None:
     per extension key, so such an object would be an oddity, and is referenced only while its
     trace is stored.
     """
-    if environ.keys() <= _seen_keys:
+    if _seen_keys.issuperset(environ):
         keys: Iterable[str] = _object_keys
     else:
         keys = list(environ)
