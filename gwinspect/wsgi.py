@@ -231,7 +231,6 @@ class WSGIInspector:
                 settings.store.add(rec)
                 if "wsgi.input" in environ:
                     environ["wsgi.input"] = RecordingInput(environ["wsgi.input"], rec)
-                hooked = _recording_start_response(rec, start_response)
         except Exception:
             logger.warning("gwinspect could not record a request; passing it through", exc_info=True)
             rec = None
@@ -239,8 +238,19 @@ class WSGIInspector:
             return self._serve_panel(environ, start_response)
         if rec is None:
             return self.app(environ, start_response)
+        recorder = rec
+
+        def start_response_recorded(*args: Any, **kwargs: Any) -> Write:
+            recorder.on_start_response(args, kwargs)
+            write = start_response(*args, **kwargs)
+
+            def write_recorded(data: bytes) -> Any:
+                recorder.on_data("write", data)
+                return write(data)
+            return write_recorded
+
         try:
-            result = self.app(environ, hooked)
+            result = self.app(environ, start_response_recorded)
         except BaseException as exc:
             rec.record_exception(exc, "call")
             rec.finish()
@@ -250,18 +260,6 @@ class WSGIInspector:
     def _serve_panel(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         from .panel_wsgi import serve_panel  # imported on first use: the recording path never needs it
         return serve_panel(self, environ, start_response)
-
-
-def _recording_start_response(rec: WSGIRecorder, start_response: StartResponse) -> StartResponse:
-    def start_response_recorded(*args: Any, **kwargs: Any) -> Write:
-        rec.on_start_response(args, kwargs)
-        write = start_response(*args, **kwargs)
-
-        def write_recorded(data: bytes) -> Any:
-            rec.on_data("write", data)
-            return write(data)
-        return write_recorded
-    return start_response_recorded
 
 
 def _wrap_result(result: Iterable[bytes], rec: WSGIRecorder, environ: Environ) -> Iterable[bytes]:
