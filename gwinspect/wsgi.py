@@ -98,8 +98,13 @@ class WSGIRecorder(Recorder):
 
     def on_close(self) -> None:
         try:
-            self.add("close", self.exhausted)
-            if self.state == "complete":  # a late close() still reaches the stored trace
+            events = self.events
+            if len(events) < self.settings.max_events:
+                events.append((perf_counter_ns(), "close", self.exhausted))
+            else:
+                self.dropped("close", self.exhausted)
+            if self.state == "complete":  # a late close() (the usual one, after exhaustion) reaches the stored trace
+                self.version += 1
                 self.settings.store.finished(self)
                 return
             if not self.exhausted and self.environ.get("REQUEST_METHOD") != "HEAD":
@@ -255,6 +260,8 @@ class WSGIInspector:
             rec.record_exception(exc, "call")
             rec.finish()
             raise
+        if type(result) is list:  # the usual answer, and never a file_wrapper: no checks needed
+            return SizedRecordingIterable(result, rec)
         return _wrap_result(result, rec, environ)
 
     def _serve_panel(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -264,8 +271,6 @@ class WSGIInspector:
 
 def _wrap_result(result: Iterable[bytes], rec: WSGIRecorder, environ: Environ) -> Iterable[bytes]:
     try:
-        if type(result) is list:  # the usual answer, and never a file_wrapper: skip the checks below
-            return SizedRecordingIterable(result, rec)
         file_wrapper = environ.get("wsgi.file_wrapper")
         if isinstance(file_wrapper, type) and isinstance(result, file_wrapper):
             rec.on_file(result)  # same object back: the server may sendfile() it

@@ -79,37 +79,58 @@ class RecordingIterable:
 
     def __init__(self, iterable: Iterable[bytes], rec: WSGIRecorder) -> None:
         self._iterable = iterable
-        self._chunks: Iterator[bytes] | None = None
         self._rec = rec
         self._closed = False
 
     def __iter__(self) -> Iterator[bytes]:
-        # The server iterates a generator of ours: resuming one costs less than a __next__ method call.
-        if self._chunks is None:
-            try:
-                iterator = iter(self._iterable)  # now, as the server asked: its exceptions surface here
-            except BaseException as exc:
-                self._rec.record_exception(exc, "iteration")
-                self._rec.finish()
-                raise
-            self._chunks = _recorded_chunks(iterator, self._rec)
-        return self._chunks
+        # A generator: the server's iter() makes it without running any of our code, and resuming
+        # one costs less than a __next__ method call. Iterating it twice iterates the app's
+        # iterable twice, as iterating the bare one twice would.
+        rec = self._rec
+        events, settings = rec.events, rec.settings
+        try:
+            for chunk in self._iterable:
+                # WSGIRecorder.on_data()'s common case inline, in this loop's fast locals (a call per
+                # chunk cost as much as the rest): bytes that fit the cap, while events are kept.
+                try:
+                    if type(chunk) is bytes and rec.out_kept + len(chunk) <= settings.max_body \
+                            and len(events) < settings.max_events and rec.state != "complete":
+                        rec.out_kept += len(chunk)
+                        events.append((perf_counter_ns(), "chunk", chunk))
+                    else:
+                        rec.on_data("chunk", chunk)
+                except Exception as bug:  # gwinspect's own failure: never the app's or the server's
+                    rec.fail(bug)
+                yield chunk
+        except GeneratorExit:  # dropped unfinished (the server stopped early): close() tells the rest
+            raise
+        except BaseException as exc:  # the app's iterable failed: the very same exception goes on to the server
+            rec.record_exception(exc, "iteration")
+            rec.finish()
+            raise
+        rec.exhausted = True
+        rec.finish()
 
     def __next__(self) -> bytes:
-        return next(self.__iter__())
+        # For a server that calls next() on the response itself (as it could on a bare generator).
+        try:
+            chunks = self._chunks
+        except AttributeError:
+            chunks = self._chunks = self.__iter__()
+        return next(chunks)
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
         close = getattr(self._iterable, "close", None)
-        try:
-            if close is not None:
+        if close is not None:
+            try:
                 close()
-        except BaseException as exc:
-            self._rec.record_exception(exc, "close")
-            self._rec.on_close()
-            raise
+            except BaseException as exc:
+                self._rec.record_exception(exc, "close")
+                self._rec.on_close()
+                raise
         self._rec.on_close()
 
 
@@ -120,30 +141,3 @@ class SizedRecordingIterable(RecordingIterable):
 
     def __len__(self) -> int:
         return len(self._iterable)  # type: ignore[arg-type]
-
-
-
-def _recorded_chunks(iterator: Iterator[bytes], rec: WSGIRecorder) -> Iterator[bytes]:
-    events, settings = rec.events, rec.settings
-    try:
-        for chunk in iterator:
-            # WSGIRecorder.on_data()'s common case inline, in this loop's fast locals (a call per chunk
-            # cost as much as the rest): bytes that fit the cap, while events are kept and in flight.
-            try:
-                if type(chunk) is bytes and rec.out_kept + len(chunk) <= settings.max_body \
-                        and len(events) < settings.max_events and rec.state != "complete":
-                    rec.out_kept += len(chunk)
-                    events.append((perf_counter_ns(), "chunk", chunk))
-                else:
-                    rec.on_data("chunk", chunk)
-            except Exception as bug:  # gwinspect's own failure: never the app's or the server's
-                rec.fail(bug)
-            yield chunk
-    except GeneratorExit:  # dropped unfinished (the server stopped early): close() tells the rest
-        raise
-    except BaseException as exc:  # the app's iterator failed: the very same exception goes on to the server
-        rec.record_exception(exc, "iteration")
-        rec.finish()
-        raise
-    rec.exhausted = True
-    rec.finish()
