@@ -76,6 +76,7 @@ class RecordingIterable:
     """The app's response iterable, recorded chunk by chunk; ``close()`` forwarded once."""
 
     __slots__ = ("_chunks", "_closed", "_iterable", "_rec")
+    _chunks: Iterator[bytes]  # made by __next__ only, for a server that never calls iter()
 
     def __init__(self, iterable: Iterable[bytes], rec: WSGIRecorder) -> None:
         self._iterable = iterable
