@@ -28,6 +28,24 @@ class Captured:
         self.size = size
 
 
+def body_size(value: Any) -> int:
+    """Bytes on the wire of a recorded body value (as kept: whole, or Captured); 0 for what is not bytes."""
+    if type(value) is bytes or type(value) is bytearray:
+        return len(value)
+    if type(value) is Captured:
+        return value.size
+    if type(value) is memoryview:
+        return value.nbytes
+    return 0
+
+
+def text_size(text: str) -> int:
+    """A WebSocket text frame's size in UTF-8 bytes, as on the wire, not characters."""
+    if text.isascii():  # O(1) in CPython; then its length is its size, no encoding needed
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
 def safe_repr(value: Any) -> str:
     try:
         text = repr(value)

@@ -11,10 +11,8 @@ logs them once and marks the trace ``partial``.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import logging
-import os
 import threading
 import time
 import traceback
@@ -23,46 +21,14 @@ from datetime import datetime, timezone
 from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any
 
-from .jsonsafe import Captured
+from .ids import new_trace_id
+from .jsonsafe import Captured, text_size
 from .model import ErrorInfo, Event, ProtocolViolation, Request, Response, Trace
 
 if TYPE_CHECKING:
     from .options import Settings
 
 logger = logging.getLogger("gwinspect")
-
-# Trace ids: 96 random bits each, drawn from a pooled os.urandom() read so the
-# request path does not pay a system call per id.
-_ID_BYTES = 12
-_POOL_IDS = 256
-_id_lock = threading.Lock()
-_id_pool: list[str] = []
-
-
-def _ids_after_fork_in_child() -> None:
-    _id_pool.clear()  # a forked worker (gunicorn --preload) must not hand out its parent's remaining ids
-    _id_lock.release()
-
-
-# The lock is held across fork() so the child never inherits it locked by a thread that does not exist there.
-if hasattr(os, "register_at_fork"):  # POSIX only; there is no fork() elsewhere
-    os.register_at_fork(before=_id_lock.acquire, after_in_parent=_id_lock.release,
-                        after_in_child=_ids_after_fork_in_child)
-
-
-def new_trace_id() -> str:
-    try:
-        return _id_pool.pop()  # list.pop() is atomic: no lock on the common path
-    except IndexError:
-        pass
-    with _id_lock:
-        if not _id_pool:
-            # 12 bytes are 16 base64 characters with no padding, so one encoding of the whole
-            # block, cut every 16 characters, gives the ids (one call instead of 256).
-            text = base64.urlsafe_b64encode(os.urandom(_ID_BYTES * _POOL_IDS)).decode("ascii")
-            _id_pool.extend(text[i:i + 16] for i in range(0, len(text), 16))
-        return _id_pool.pop()
-
 
 def error_info(exc: BaseException) -> ErrorInfo:
     cls = type(exc)
@@ -306,24 +272,6 @@ class Recorder:
     def _exchange(self) -> tuple[Request, Response | None, bool]:
         """The request and response summaries, and whether the client went away first."""
         raise NotImplementedError
-
-
-def body_size(value: Any) -> int:
-    """Bytes on the wire of a recorded body value (as kept: whole, or Captured); 0 for what is not bytes."""
-    if type(value) is bytes or type(value) is bytearray:
-        return len(value)
-    if type(value) is Captured:
-        return value.size
-    if type(value) is memoryview:
-        return value.nbytes
-    return 0
-
-
-def text_size(text: str) -> int:
-    """A WebSocket text frame's size in UTF-8 bytes, as on the wire, not characters."""
-    if text.isascii():  # O(1) in CPython; then its length is its size, no encoding needed
-        return len(text)
-    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def exception_fields(payload: tuple[str, ErrorInfo]) -> dict[str, Any]:

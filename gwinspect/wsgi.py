@@ -13,10 +13,10 @@ from collections.abc import Iterable
 from time import perf_counter_ns, time
 from typing import Any
 
-from .jsonsafe import as_text, safe_repr, to_model
+from .jsonsafe import as_text, body_size, safe_repr, to_model
 from .model import REDACTED, ProtocolViolation, Request, Response
 from .options import Settings, make_settings
-from .recorder import Recorder, body_size, error_info, exception_fields
+from .recorder import Recorder, error_info, exception_fields
 from .redact import Redactor
 from .types import Environ, StartResponse, Write, WSGIApp
 from .wsgi_environ import describe_file, detach_environ, environ_headers, wsgi_text
