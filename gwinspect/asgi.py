@@ -55,17 +55,14 @@ class ASGIRecorder(Recorder):
     # ---- hooks ----------------------------------------------------------
     def on_receive(self, message: Message) -> None:
         try:
-            if type(message) is dict:
-                msg = message.copy()
+            if type(message) is dict or isinstance(message, Mapping):
+                msg = message.copy() if type(message) is dict else dict(message)
                 body = msg.get("body")
                 # The common case inline (bytes that fit the cap); this runs for every message.
                 if type(body) is bytes and self.in_kept + len(body) <= self.settings.max_body:
                     self.in_kept += len(body)
                 elif "body" in msg or "bytes" in msg or "text" in msg:
                     self._keep_payload(msg, outgoing=False)
-            elif isinstance(message, Mapping):
-                msg = dict(message)
-                self._keep_payload(msg, outgoing=False)
             else:
                 msg = message  # breaks the protocol: kept as it was, for the rules
             events = self.events
@@ -78,8 +75,8 @@ class ASGIRecorder(Recorder):
 
     def on_send(self, message: Message) -> None:
         try:
-            if type(message) is dict:
-                msg = message.copy()
+            if type(message) is dict or isinstance(message, Mapping):
+                msg = message.copy() if type(message) is dict else dict(message)
                 body = msg.get("body")
                 if type(body) is bytes and self.out_kept + len(body) <= self.settings.max_body:
                     self.out_kept += len(body)
@@ -89,11 +86,6 @@ class ASGIRecorder(Recorder):
                     headers = msg.get("headers")
                     if type(headers) is list:  # outer middleware often appends to it in place once we pass it on
                         msg["headers"] = headers[:]
-            elif isinstance(message, Mapping):
-                msg = dict(message)
-                if type(msg.get("headers")) is list:
-                    msg["headers"] = msg["headers"][:]
-                self._keep_payload(msg, outgoing=True)
             else:
                 msg = message
             events = self.events

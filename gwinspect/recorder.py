@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-import time
 import traceback
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -71,18 +70,12 @@ class Recorder:
     _built: tuple[int, Trace] | None = None
     _built_head: tuple[int, Trace] | None = None
 
+    # Set by each adapter's __init__ itself, not through a super() call: that call alone cost a
+    # twentieth of the per-request budget (benchmarks/overhead.py, docs/performance.md).
     settings: Settings
     events: list[RawEvent]
     t0_ns: int
     wall_start: float
-
-    def __init__(self, settings: Settings, scope_type: str = "http") -> None:
-        self.settings = settings
-        if scope_type != "http":
-            self.scope_type = scope_type
-        self.wall_start = time.time()
-        self.t0_ns = perf_counter_ns()
-        self.events = []
 
     @property
     def trace_id(self) -> str:
@@ -110,27 +103,13 @@ class Recorder:
 
     def keep_in(self, data: Any) -> Any:
         """Account request-body bytes against the cap and return what to keep of them."""
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            return data  # not bytes: kept as is, so the rules can report it
-        room = self.settings.max_body - self.in_kept
-        if len(data) <= room:
-            self.in_kept += len(data)
-            return data if type(data) is bytes else bytes(data)
-        kept = bytes(data[:max(room, 0)])
-        self.in_kept += len(kept)
-        return Captured(kept, memoryview(data).nbytes)
+        kept, self.in_kept = _keep(data, self.settings.max_body, self.in_kept)
+        return kept
 
     def keep_out(self, data: Any) -> Any:
         """Account response-body bytes against the cap and return what to keep of them."""
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            return data
-        room = self.settings.max_body - self.out_kept
-        if len(data) <= room:
-            self.out_kept += len(data)
-            return data if type(data) is bytes else bytes(data)
-        kept = bytes(data[:max(room, 0)])
-        self.out_kept += len(kept)
-        return Captured(kept, memoryview(data).nbytes)
+        kept, self.out_kept = _keep(data, self.settings.max_body, self.out_kept)
+        return kept
 
     def keep_text(self, text: str, outgoing: bool) -> Any:
         """WebSocket text frames share the body cap; an oversized one is kept as UTF-8 bytes."""
@@ -272,6 +251,19 @@ class Recorder:
     def _exchange(self) -> tuple[Request, Response | None, bool]:
         """The request and response summaries, and whether the client went away first."""
         raise NotImplementedError
+
+
+def _keep(data: Any, cap: int, used: int) -> tuple[Any, int]:
+    """What to keep of a body value when ``used`` of the ``cap`` bytes are taken, and the new total."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        return data, used  # not bytes: kept as is, so the rules can report it
+    size = data.nbytes if type(data) is memoryview else len(data)  # bytes, not items of a wider format
+    room = cap - used
+    if size <= room:
+        return (data if type(data) is bytes else bytes(data)), used + size
+    # A memoryview slices by items, and tobytes() is the one way that works for any format and layout.
+    kept = data.tobytes()[:max(room, 0)] if type(data) is memoryview else bytes(data[:max(room, 0)])
+    return Captured(kept, size), used + len(kept)
 
 
 def exception_fields(payload: tuple[str, ErrorInfo]) -> dict[str, Any]:

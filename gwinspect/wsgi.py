@@ -89,12 +89,9 @@ class WSGIRecorder(Recorder):
 
     def dropped(self, kind: str, payload: Any) -> None:
         super().dropped(kind, payload)
-        if kind == "input":
-            self.dropped_in += body_size(payload[1])
-        elif kind in ("write", "chunk"):
-            self.dropped_out += body_size(payload)
-        elif kind == "file" and isinstance(payload, dict) and isinstance(payload.get("size"), int):
-            self.dropped_out += payload["size"]
+        size_in, size_out = _body_sizes(kind, payload)
+        self.dropped_in += size_in
+        self.dropped_out += size_out
 
     def on_close(self) -> None:
         try:
@@ -174,12 +171,9 @@ class WSGIRecorder(Recorder):
     def _exchange(self) -> tuple[Request, Response | None, bool]:
         in_size, out_size = self.dropped_in, self.dropped_out
         for _t_ns, kind, payload in self.events[:]:
-            if kind == "chunk" or kind == "write":
-                out_size += body_size(payload)
-            elif kind == "input":
-                in_size += body_size(payload[1])
-            elif kind == "file" and isinstance(payload, dict) and isinstance(payload.get("size"), int):
-                out_size += payload["size"]  # sent by the server, never seen here: as the file said
+            size_in, size_out = _body_sizes(kind, payload)
+            in_size += size_in
+            out_size += size_out
         return self._request(in_size), self._response(out_size), self.disconnected
 
     def _request(self, body_size: int) -> Request:
@@ -208,6 +202,17 @@ class WSGIRecorder(Recorder):
         if isinstance(headers, (list, tuple)):
             pairs = [(as_text(h[0]), as_text(h[1])) for h in headers if isinstance(h, (tuple, list)) and len(h) == 2]
         return Response(code, self.settings.redactor.headers(pairs), size)
+
+
+def _body_sizes(kind: str, payload: Any) -> tuple[int, int]:
+    """Request and response body bytes one recorded event stands for."""
+    if kind == "chunk" or kind == "write":
+        return 0, body_size(payload)
+    if kind == "input":
+        return body_size(payload[1]), 0
+    if kind == "file" and isinstance(payload, dict) and isinstance(payload.get("size"), int):
+        return 0, payload["size"]  # sent by the server, never seen here: as the file said
+    return 0, 0
 
 
 class WSGIInspector:

@@ -74,10 +74,14 @@ def detached(value: Any, cap: int) -> Any:
 # How detach_environ() treats values of each type, learnt on first sight: servers hand over
 # the same few types every request, so the checks in detached() run once per type, not per value.
 _KEEP, _DEFAULT_REPR, _TUPLE, _CHECK = 0, 1, 2, 3
-_strategies: dict[type, int] = {str: _KEEP, int: _KEEP, bool: _KEEP, type(None): _KEEP}
+_PLAIN_STRATEGIES: dict[type, int] = dict.fromkeys(PLAIN_TYPES, _KEEP)
+_strategies: dict[type, int] = dict(_PLAIN_STRATEGIES)
 
 
 def _strategy(cls: type) -> int:
+    how = _strategies.get(cls)
+    if how is not None:
+        return how
     if cls in PLAIN_TYPES or issubclass(cls, type):
         how = _KEEP  # plain data, or a class (wsgi.file_wrapper): pins nothing worth detaching
     elif cls.__repr__ is object.__repr__ or cls is FunctionType:
@@ -88,7 +92,7 @@ def _strategy(cls: type) -> int:
         how = _CHECK
     if len(_strategies) >= 256:  # types made per request would otherwise grow this forever
         _strategies.clear()
-        _strategies.update({str: _KEEP, int: _KEEP, bool: _KEEP, type(None): _KEEP})
+        _strategies.update(_PLAIN_STRATEGIES)
     _strategies[cls] = how
     return how
 
@@ -131,10 +135,7 @@ def detach_environ(environ: Environ, cap: int) -> None:
                 if kept is value and len(_plain_tuples) < 64:
                     _plain_tuples.add(value)
         elif how == _CHECK:
-            if value is sys.stderr or value is sys.stdout:  # wsgi.errors, for most servers
-                environ[key] = _std_stream_repr(value)
-            else:
-                environ[key] = detached(value, cap)
+            environ[key] = detached(value, cap)
 
 
 _MISSING = object()
@@ -148,11 +149,9 @@ def _learn(environ: Environ) -> None:
         if key in _seen_keys or len(_seen_keys) >= _MAX_KEYS:
             continue
         _seen_keys.add(key)
-        cls = type(value)
-        how = _strategies.get(cls)
-        if how is None:
-            how = _strategy(cls)
+        how = _strategy(type(value))
         pins = how in (_DEFAULT_REPR, _CHECK) or (how == _TUPLE and detached(value, 0) is not value)
+        # sys.stderr (most servers' wsgi.errors) lives as long as the process: nothing to let go of.
         if pins and value is not sys.stderr and value is not sys.stdout and key not in _object_keys:
             _object_keys.append(key)
 

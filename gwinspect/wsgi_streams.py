@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Iterator
-from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -88,20 +87,9 @@ class RecordingIterable:
         # one costs less than a __next__ method call. Iterating it twice iterates the app's
         # iterable twice, as iterating the bare one twice would.
         rec = self._rec
-        events, settings = rec.events, rec.settings
         try:
             for chunk in self._iterable:
-                # WSGIRecorder.on_data()'s common case inline, in this loop's fast locals (a call per
-                # chunk cost as much as the rest): bytes that fit the cap, while events are kept.
-                try:
-                    if type(chunk) is bytes and rec.out_kept + len(chunk) <= settings.max_body \
-                            and len(events) < settings.max_events and rec.state != "complete":
-                        rec.out_kept += len(chunk)
-                        events.append((perf_counter_ns(), "chunk", chunk))
-                    else:
-                        rec.on_data("chunk", chunk)
-                except Exception as bug:  # gwinspect's own failure: never the app's or the server's
-                    rec.fail(bug)
+                rec.on_data("chunk", chunk)
                 yield chunk
         except GeneratorExit:  # dropped unfinished (the server stopped early): close() tells the rest
             raise

@@ -219,3 +219,19 @@ def test_websocket_text_frames_count_utf8_bytes() -> None:
     d = only_trace(w, "websocket")
     assert messages(d, "receive")[1]["text"] == text
     assert d["request"]["body_size"] == 24 and d["response"]["body_size"] == 24
+
+
+def test_body_sizes_are_bytes_for_memoryviews_of_wider_items() -> None:
+    """A memoryview of 4-byte ints has len() 10 but is 40 bytes on the wire: sizes and the cap count bytes."""
+    import array
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [])
+        return [memoryview(array.array("i", range(10))), memoryview(array.array("i", range(10)))]  # type: ignore[list-item]
+    w = gwinspect.wrap(app, max_body=48)
+    run_wsgi(w, make_environ())
+    d = only_trace(w)
+    chunks = [e["data"] for e in events(d, "chunk")]
+    assert chunks[0]["size"] == 40 and chunks[0]["truncated"] is False and len(blob_bytes(chunks[0])) == 40
+    assert chunks[1]["size"] == 40 and chunks[1]["truncated"] is True and len(blob_bytes(chunks[1])) == 8
+    assert d["response"]["body_size"] == 80
