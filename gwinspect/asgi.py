@@ -1,4 +1,4 @@
-"""ASGI adapter: closures around ``receive`` and ``send``; one trace per connection.
+"""ASGI adapter: the app gets the recorder's ``receive`` and ``send``; one trace per connection.
 
 HTTP, WebSocket and lifespan scopes are recorded; any other scope type passes
 through untouched. App exceptions are re-raised as the very same object (a bare
@@ -29,14 +29,20 @@ class ASGIRecorder(Recorder):
     protocol = "asgi"
     _overflow: Exchange | None = None  # the exchange so far, kept up to date once events are dropped
 
-    def __init__(self, settings: Settings, scope: Scope) -> None:
+    def __init__(self, settings: Settings, scope: Scope, receive: Receive, send: Send) -> None:
         self.settings = settings
+        self._server_receive = receive
+        self._server_send = send
         kind = scope["type"]
         if kind != "http":
             self.scope_type = kind
         self.wall_start = time()
         self.t0_ns = perf_counter_ns()
         self.events = []
+        # Read on every request: set here, since reading a class-level default through the instance
+        # is a slow, unspecialised attribute lookup in CPython 3.11.
+        self.state = "in_progress"
+        self.in_kept = self.out_kept = 0
         # As the server sent it: the app adds keys, writes into scope["state"] (Starlette's request.state)
         # or scope["extensions"] and appends to scope["headers"] in place, so those containers are copied
         # as well. Not every nested one: scanning the scope for them cost more than the rest of this method.
@@ -52,8 +58,9 @@ class ASGIRecorder(Recorder):
             copy["extensions"] = extensions.copy()
         self.scope = copy
 
-    # ---- hooks ----------------------------------------------------------
-    def on_receive(self, message: Message) -> None:
+    # ---- what the app is given as receive and send --------------------------
+    async def receive(self) -> Message:
+        message = await self._server_receive()
         try:
             if type(message) is dict or isinstance(message, Mapping):
                 msg = message.copy() if type(message) is dict else dict(message)
@@ -72,8 +79,13 @@ class ASGIRecorder(Recorder):
                 self.dropped("receive", msg)
         except Exception as bug:
             self.fail(bug)
+        return message
 
-    def on_send(self, message: Message) -> None:
+    def send(self, message: Message) -> Any:
+        """Records the message and hands back the server's own awaitable (not a coroutine of ours).
+
+        The app awaits exactly what it would await bare, and a coroutine per message is saved.
+        """
         try:
             if type(message) is dict or isinstance(message, Mapping):
                 msg = message.copy() if type(message) is dict else dict(message)
@@ -95,6 +107,7 @@ class ASGIRecorder(Recorder):
                 self.dropped("send", msg)
         except Exception as bug:
             self.fail(bug)
+        return self._server_send(message)
 
     def dropped(self, kind: str, payload: Any) -> None:
         super().dropped(kind, payload)
@@ -232,8 +245,8 @@ class ASGIInspector:
                 if kind != "lifespan" and path.startswith(settings.path) and settings.is_panel_path(path):
                     panel = True
                 elif kind == "lifespan" or not (settings.exclude_paths and settings.excluded(path)):
-                    rec = ASGIRecorder(settings, scope)
-                    settings.store.add(rec)
+                    rec = ASGIRecorder(settings, scope, receive, send)
+                    settings.store_started(rec)
         except Exception:
             logger.warning("gwinspect could not record a connection; passing it through", exc_info=True)
             rec = None
@@ -242,23 +255,10 @@ class ASGIInspector:
             return await serve_panel(self, scope, receive, send)
         if rec is None:
             return await self.app(scope, receive, send)
-        recorder = rec
-
-        async def receive_recorded() -> Message:
-            message = await receive()
-            recorder.on_receive(message)
-            return message
-
-        def send_recorded(message: Message) -> Any:
-            # Not a coroutine of ours: the server's own awaitable is handed back, so the app
-            # awaits exactly what it would await bare, and one coroutine per message is saved.
-            recorder.on_send(message)
-            return send(message)
-
         try:
-            await self.app(scope, receive_recorded, send_recorded)
+            await self.app(scope, rec.receive, rec.send)
         except BaseException as exc:
-            recorder.record_exception(exc, "app")
+            rec.record_exception(exc, "app")
             raise
         finally:
-            recorder.finish()
+            rec.finish()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .model import Trace
 from .redact import DEFAULT_REDACT, Redactor, normalize_patterns
-from .store import TraceStore, open_store
+from .store import Hook, TraceStore, open_store, request_hooks
 
 if TYPE_CHECKING:
     from .recorder import Listener
@@ -39,6 +39,12 @@ class Settings:
     on_finish: list[Listener] = field(default_factory=list)
     # Turns a finished trace into one with violations (the rules module), or None.
     checker: Callable[[Trace], Trace] | None = None
+    # What recorders call on the store when a request starts and completes (None: nothing), from the store.
+    store_started: Hook = field(init=False)
+    store_finished: Hook | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.store_started, self.store_finished = request_hooks(self.store)
 
     def excluded(self, path: str) -> bool:
         return any(path == p or path.startswith(p.rstrip("/") + "/") for p in self.exclude_paths)

@@ -149,10 +149,12 @@ class Recorder:
         self.end_ns = perf_counter_ns()
         self.state = "complete"
         settings = self.settings
-        try:
-            settings.store.finished(self)
-        except Exception as bug:
-            self.fail(bug)
+        finished = settings.store_finished
+        if finished is not None:
+            try:
+                finished(self)
+            except Exception as bug:
+                self.fail(bug)
         if not settings.on_finish:
             return
         strict: ProtocolViolation | None = None

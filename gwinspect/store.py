@@ -11,7 +11,9 @@ import contextlib
 import os
 import threading
 from collections import deque
+from collections.abc import Callable
 from itertools import islice
+from operator import attrgetter
 from typing import Protocol, runtime_checkable
 
 from .model import Trace
@@ -55,6 +57,8 @@ class FinishedTrace:
     """Adapts an already-built :class:`Trace` (from a dump) to a source."""
 
     __slots__ = ("trace", "trace_id")
+    state = "complete"  # as a finished recorder's, for MemoryStore.sequence
+    version = 0
 
     def __init__(self, trace: Trace) -> None:
         self.trace = trace
@@ -70,12 +74,29 @@ def head_of(source: TraceSource) -> Trace:
     return head() if head is not None else source.snapshot()
 
 
+Hook = Callable[[TraceSource], None]
+
+
+def request_hooks(store: TraceStore) -> tuple[Hook, Hook | None]:
+    """What a recorder calls when its request starts, and when it completes (None: nothing)."""
+    hooks = getattr(store, "request_hooks", None)
+    if hooks is not None:
+        fast: tuple[Hook, Hook | None] = hooks()
+        return fast
+    return store.add, store.finished
+
+
+_versions = attrgetter("version")
+_states = attrgetter("state")
+
+
 class MemoryStore:
     """Keeps the newest ``max_traces`` sources; thread-safe; memory bounded.
 
     A ``deque(maxlen=...)`` is the ring: appending is one atomic step under the GIL that
-    also evicts the oldest, so starting a request takes no lock. Looking a trace up by id
-    scans the ring (newest first), which only the panel and the CLI do.
+    also evicts the oldest, so starting a request takes no lock, and no Python call either
+    (:meth:`request_hooks`). Looking a trace up by id scans the ring (newest first), which
+    only the panel and the CLI do.
     """
 
     def __init__(self, max_traces: int = 500) -> None:
@@ -84,13 +105,24 @@ class MemoryStore:
         self.max_traces = max_traces
         self._ring: deque[TraceSource] = deque(maxlen=max_traces)
         self._import_lock = threading.Lock()
+        self._sequence_lock = threading.Lock()
+        self._changes = 0  # changes told explicitly: clear(), finished() called by hand
         self._sequence = 0
+        self._fingerprint: tuple[object, ...] | None = None
+
+    def request_hooks(self) -> tuple[Hook, Hook | None]:
+        """The request path's calls: the ring's own (C) append on start, nothing on completion.
+
+        ``sequence`` notices completions by itself when it is read. A subclass that overrides
+        ``add`` or ``finished`` gets them called as usual.
+        """
+        cls = type(self)
+        if cls.add is MemoryStore.add and cls.finished is MemoryStore.finished:
+            return self._ring.append, None
+        return self.add, self.finished
 
     def add(self, source: TraceSource) -> None:
         self._ring.append(source)
-        # No lock: two racing increments may count as one, and the sequence still moves,
-        # which is all its readers (the panel's live updates) ask of it.
-        self._sequence += 1
 
     def add_trace(self, trace: Trace) -> None:
         """Import a finished trace; one already here with the same id is replaced."""
@@ -100,9 +132,11 @@ class MemoryStore:
                     with contextlib.suppress(ValueError):  # evicted meanwhile
                         self._ring.remove(source)
             self.add(FinishedTrace(trace))
+            self._changes += 1  # it may replace the newest trace under the same id
 
     def finished(self, source: TraceSource) -> None:
-        self._sequence += 1
+        # Not called on the request path (see request_hooks): sequence sees completions itself.
+        self._changes += 1
 
     def _newest_first(self) -> list[TraceSource]:
         sources = list(self._ring.copy())  # copy() is atomic; iterating the live deque is not
@@ -130,14 +164,33 @@ class MemoryStore:
 
     def clear(self) -> None:
         self._ring.clear()
-        self._sequence += 1
+        self._changes += 1
 
     def __len__(self) -> int:
         return len(self._ring)
 
     @property
     def sequence(self) -> int:
-        return self._sequence
+        """Grows whenever what the ring holds has changed since it was last read.
+
+        Requests add themselves and complete without a Python call into the store, so this
+        compares a fingerprint of the ring instead of counting calls: the newest trace (any
+        start shows), how many are complete and the sum of their versions (a completion or a
+        late change shows; an eviction comes with a start), and the changes told explicitly.
+        """
+        ring = self._ring.copy()
+        newest = ring[-1].trace_id if ring else None
+        try:
+            complete, versions = list(map(_states, ring)).count("complete"), sum(map(_versions, ring))
+        except AttributeError:  # a source of someone else's without state or version
+            complete = sum(getattr(s, "state", None) == "complete" for s in ring)
+            versions = sum(getattr(s, "version", 0) for s in ring)
+        fingerprint = (self._changes, len(ring), newest, complete, versions)
+        with self._sequence_lock:
+            if fingerprint != self._fingerprint:
+                self._fingerprint = fingerprint
+                self._sequence += 1
+            return self._sequence
 
 
 class StoreError(ValueError):

@@ -20,9 +20,10 @@ from .recorder import Recorder, error_info, exception_fields
 from .redact import Redactor
 from .types import Environ, StartResponse, Write, WSGIApp
 from .wsgi_environ import describe_file, detach_environ, environ_headers, wsgi_text
-from .wsgi_streams import RecordingInput, RecordingIterable, SizedRecordingIterable
+from .wsgi_streams import RecordingInput, RecordingIterable, SizedRecordingIterable, make
 
 logger = logging.getLogger("gwinspect")
+_new = object.__new__
 
 
 class WSGIRecorder(Recorder):
@@ -32,15 +33,23 @@ class WSGIRecorder(Recorder):
     disconnected = False
     dropped_in = dropped_out = 0  # body bytes in events past max_events
 
-    def __init__(self, settings: Settings, environ: Environ) -> None:
+    def __init__(self, settings: Settings, environ: Environ, start_response: StartResponse) -> None:
         self.settings = settings
         self.wall_start = time()
         self.t0_ns = perf_counter_ns()
         self.events = []
         self.environ = dict(environ)  # as the server sent it, before the app changes it
+        self._server_start_response = start_response
+        # Read on every request: set here, since reading a class-level default through the instance
+        # is a slow, unspecialised attribute lookup in CPython 3.11.
+        self.state = "in_progress"
+        self.out_kept = 0
+        self.version = 0
+        self.exhausted = False
 
     # ---- hooks ----------------------------------------------------------
-    def on_start_response(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    def start_response(self, *args: Any, **kwargs: Any) -> Write:
+        """What the app is given as ``start_response``: records the call, then makes it as the app did."""
         try:
             if len(args) == 2 and not kwargs:  # the usual call, without exc_info
                 status, headers = args
@@ -62,6 +71,12 @@ class WSGIRecorder(Recorder):
                 self.add("start_response", (status, headers, exc))
         except Exception as bug:
             self.fail(bug)
+        write = self._server_start_response(*args, **kwargs)
+
+        def write_recorded(data: bytes) -> Any:
+            self.on_data("write", data)
+            return write(data)
+        return write_recorded
 
     def on_data(self, kind: str, data: Any) -> None:
         try:
@@ -102,7 +117,9 @@ class WSGIRecorder(Recorder):
                 self.dropped("close", self.exhausted)
             if self.state == "complete":  # a late close() (the usual one, after exhaustion) reaches the stored trace
                 self.version += 1
-                self.settings.store.finished(self)
+                finished = self.settings.store_finished
+                if finished is not None:
+                    finished(self)
                 return
             if not self.exhausted and self.environ.get("REQUEST_METHOD") != "HEAD":
                 self.disconnected = True  # the server gave up on the body: the client went away
@@ -118,7 +135,7 @@ class WSGIRecorder(Recorder):
                 detach_environ(self.environ, self.settings.max_body)
             except Exception as bug:
                 self.fail(bug)
-        super().finish()
+        Recorder.finish(self)  # not super(): making its proxy object costs as much as the rest of this call
 
     def on_file(self, wrapper: Any) -> None:
         try:
@@ -237,10 +254,13 @@ class WSGIInspector:
             if path.startswith(settings.path) and settings.is_panel_path(path):
                 panel = True
             elif not (settings.exclude_paths and settings.excluded(path)):
-                rec = WSGIRecorder(settings, environ)
-                settings.store.add(rec)
+                rec = WSGIRecorder(settings, environ, start_response)
+                settings.store_started(rec)
                 if "wsgi.input" in environ:
-                    environ["wsgi.input"] = RecordingInput(environ["wsgi.input"], rec)
+                    stream = _new(RecordingInput)  # wsgi_streams.make(), written out: a call costs more
+                    stream._inner = environ["wsgi.input"]
+                    stream._rec = rec
+                    environ["wsgi.input"] = stream
         except Exception:
             logger.warning("gwinspect could not record a request; passing it through", exc_info=True)
             rec = None
@@ -248,25 +268,18 @@ class WSGIInspector:
             return self._serve_panel(environ, start_response)
         if rec is None:
             return self.app(environ, start_response)
-        recorder = rec
-
-        def start_response_recorded(*args: Any, **kwargs: Any) -> Write:
-            recorder.on_start_response(args, kwargs)
-            write = start_response(*args, **kwargs)
-
-            def write_recorded(data: bytes) -> Any:
-                recorder.on_data("write", data)
-                return write(data)
-            return write_recorded
-
         try:
-            result = self.app(environ, start_response_recorded)
+            result = self.app(environ, rec.start_response)
         except BaseException as exc:
             rec.record_exception(exc, "call")
             rec.finish()
             raise
         if type(result) is list:  # the usual answer, and never a file_wrapper: no checks needed
-            return SizedRecordingIterable(result, rec)
+            response = _new(SizedRecordingIterable)  # wsgi_streams.make(), written out: a call costs more
+            response._inner = result
+            response._rec = rec
+            response._closed = False
+            return response
         return _wrap_result(result, rec, environ)
 
     def _serve_panel(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -280,9 +293,7 @@ def _wrap_result(result: Iterable[bytes], rec: WSGIRecorder, environ: Environ) -
         if isinstance(file_wrapper, type) and isinstance(result, file_wrapper):
             rec.on_file(result)  # same object back: the server may sendfile() it
             return result
-        if hasattr(result, "__len__"):
-            return SizedRecordingIterable(result, rec)
-        return RecordingIterable(result, rec)
+        return make(SizedRecordingIterable if hasattr(result, "__len__") else RecordingIterable, result, rec)
     except ProtocolViolation:
         raise  # strict=True: the file response broke an error-level rule
     except Exception as bug:

@@ -7,34 +7,51 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from .wsgi import WSGIRecorder
+
+_Made = TypeVar("_Made", "RecordingInput", "RecordingIterable")
+
+
+def make(cls: type[_Made], inner: Any, rec: WSGIRecorder) -> _Made:
+    """A :class:`RecordingInput` or response wrapper around ``inner``.
+
+    Written out inline in ``WSGIInspector.__call__``: these classes have no ``__init__``, because
+    a call into one from the request path costs more than everything it would do.
+    """
+    made = _new(cls)
+    made._inner = inner
+    made._rec = rec
+    if isinstance(made, RecordingIterable):
+        made._closed = False
+    return made
+
+
+_new = object.__new__
 
 
 class RecordingInput:
     """``wsgi.input`` as the app reads it: every byte passed on, and recorded."""
 
-    __slots__ = ("_lines", "_rec", "_stream")
-
-    def __init__(self, stream: Any, rec: WSGIRecorder) -> None:
-        self._stream = stream
-        self._rec = rec
-        self._lines: Iterator[bytes] | None = None
+    __slots__ = ("_inner", "_lines", "_rec")
+    _inner: Any  # the server's stream
+    _rec: WSGIRecorder
+    _lines: Iterator[bytes]  # made by the first __next__
 
     def read(self, *args: Any) -> bytes:
-        data: bytes = self._stream.read(*args)
+        data: bytes = self._inner.read(*args)
         self._rec.on_input("read", data)
         return data
 
     def readline(self, *args: Any) -> bytes:
-        data: bytes = self._stream.readline(*args)
+        data: bytes = self._inner.readline(*args)
         self._rec.on_input("readline", data)
         return data
 
     def readlines(self, *args: Any) -> list[bytes]:
-        lines: list[bytes] = self._stream.readlines(*args)
+        lines: list[bytes] = self._inner.readlines(*args)
         for line in lines:
             self._rec.on_input("readlines", line)
         return lines
@@ -43,16 +60,18 @@ class RecordingInput:
         return self
 
     def __next__(self) -> bytes:
-        if self._lines is None:
-            self._lines = iter(self._stream)
-        line: bytes = next(self._lines)
+        try:
+            lines = self._lines
+        except AttributeError:
+            lines = self._lines = iter(self._inner)
+        line: bytes = next(lines)
         self._rec.on_input("iter", line)
         return line
 
     def __getattr__(self, name: str) -> Any:
         # Anything else the server's stream offers, as it offers it: readinto() only
         # exists here when it exists there (werkzeug checks with hasattr).
-        attr = getattr(self._stream, name)
+        attr = getattr(self._inner, name)
         if name in ("readinto", "readinto1"):
             return functools.partial(self._readinto, attr, name)
         if name == "read1":
@@ -74,13 +93,11 @@ class RecordingInput:
 class RecordingIterable:
     """The app's response iterable, recorded chunk by chunk; ``close()`` forwarded once."""
 
-    __slots__ = ("_chunks", "_closed", "_iterable", "_rec")
+    __slots__ = ("_chunks", "_closed", "_inner", "_rec")
+    _inner: Iterable[bytes]  # the app's response
+    _rec: WSGIRecorder
     _chunks: Iterator[bytes]  # made by __next__ only, for a server that never calls iter()
-
-    def __init__(self, iterable: Iterable[bytes], rec: WSGIRecorder) -> None:
-        self._iterable = iterable
-        self._rec = rec
-        self._closed = False
+    _closed: bool  # becomes True at the first close()
 
     def __iter__(self) -> Iterator[bytes]:
         # A generator: the server's iter() makes it without running any of our code, and resuming
@@ -88,7 +105,7 @@ class RecordingIterable:
         # iterable twice, as iterating the bare one twice would.
         rec = self._rec
         try:
-            for chunk in self._iterable:
+            for chunk in self._inner:
                 rec.on_data("chunk", chunk)
                 yield chunk
         except GeneratorExit:  # dropped unfinished (the server stopped early): close() tells the rest
@@ -112,7 +129,7 @@ class RecordingIterable:
         if self._closed:
             return
         self._closed = True
-        close = getattr(self._iterable, "close", None)
+        close = getattr(self._inner, "close", None)
         if close is not None:
             try:
                 close()
@@ -129,4 +146,4 @@ class SizedRecordingIterable(RecordingIterable):
     __slots__ = ()
 
     def __len__(self) -> int:
-        return len(self._iterable)  # type: ignore[arg-type]
+        return len(self._inner)  # type: ignore[arg-type]

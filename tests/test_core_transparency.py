@@ -330,11 +330,30 @@ def _sabotage(monkeypatch: pytest.MonkeyPatch, what: str, inspector: Any) -> Non
         monkeypatch.setattr(gwinspect.wsgi, "error_info", _boom)
     elif what == "checker":
         inspector.settings.checker = _boom
-    else:
-        monkeypatch.setattr(inspector.store, what.split(".")[1], _boom)
+    # store.add and store.finished: the store itself is broken (_options)
+
+
+class _BrokenStore(MemoryStore):
+    """A store of someone else's whose add() or finished() fails (it gets called: it overrides them)."""
+
+    def __init__(self, broken: str) -> None:
+        super().__init__(10)
+        self.broken = broken
+
+    def add(self, source: Any) -> None:
+        if self.broken == "add":
+            _boom()
+        super().add(source)
+
+    def finished(self, source: Any) -> None:
+        if self.broken == "finished":
+            _boom()
+        super().finished(source)
 
 
 def _options(what: str) -> dict[str, Any]:
+    if what.startswith("store."):
+        return {"store": _BrokenStore(what.split(".")[1])}
     # Bodies that fit the cap are accounted inline on the hot path; a cap of one byte sends
     # them through keep_in()/keep_out(), the code these cases break.
     return {"max_body": 1} if what in ("Recorder.keep_in", "Recorder.keep_out") else {}
