@@ -24,6 +24,7 @@ from .wsgi_streams import RecordingInput, RecordingIterable, SizedRecordingItera
 
 logger = logging.getLogger("gwinspect")
 _new = object.__new__
+_ABSENT: Any = object()  # an argument the app did not pass (None is a value it can pass)
 
 
 class WSGIRecorder(Recorder):
@@ -48,20 +49,18 @@ class WSGIRecorder(Recorder):
         self.exhausted = False
 
     # ---- hooks ----------------------------------------------------------
-    def start_response(self, *args: Any, **kwargs: Any) -> Write:
-        """What the app is given as ``start_response``: records the call, then makes it as the app did."""
+    def start_response(self, status: Any, headers: Any, exc_info: Any = _ABSENT) -> Write:
+        """What the app is given as ``start_response``: records the call, then makes the same one.
+
+        Its parameters are those of every Python server's own (wsgiref, gunicorn, waitress,
+        werkzeug), so a call they refuse is refused alike; an exact signature (no ``*args``)
+        also lets CPython call it without a second interpreter loop.
+        """
         try:
-            if len(args) == 2 and not kwargs:  # the usual call, without exc_info
-                status, headers = args
-                exc_info = None
-            else:
-                status = args[0] if args else kwargs.get("status")
-                headers = args[1] if len(args) > 1 else kwargs.get("response_headers", kwargs.get("headers"))
-                exc_info = args[2] if len(args) > 2 else kwargs.get("exc_info")
             if type(headers) is list:
                 headers = headers[:]  # the app may reuse or mutate its list afterwards
             exc = None
-            if exc_info:  # summarised now: keeping exc_info would keep its frames alive
+            if exc_info is not _ABSENT and exc_info:  # summarised now: exc_info would keep its frames alive
                 exc = error_info(exc_info[1])
             self.start_args = (status, headers)
             events = self.events
@@ -71,7 +70,10 @@ class WSGIRecorder(Recorder):
                 self.add("start_response", (status, headers, exc))
         except Exception as bug:
             self.fail(bug)
-        write = self._server_start_response(*args, **kwargs)
+        if exc_info is _ABSENT:
+            write = self._server_start_response(status, headers)
+        else:
+            write = self._server_start_response(status, headers, exc_info)
 
         def write_recorded(data: bytes) -> Any:
             self.on_data("write", data)

@@ -84,7 +84,7 @@ def _strategy(cls: type) -> int:
         return how
     if cls in PLAIN_TYPES or issubclass(cls, type):
         how = _KEEP  # plain data, or a class (wsgi.file_wrapper): pins nothing worth detaching
-    elif cls.__repr__ is object.__repr__ or cls is FunctionType:
+    elif cls.__repr__ is object.__repr__:
         how = _DEFAULT_REPR
     elif cls is tuple:
         how = _TUPLE
@@ -116,15 +116,17 @@ def detach_environ(environ: Environ, cap: int) -> None:
         _learn(environ)
     strategies = _strategies
     for key in keys:
-        value = environ.get(key, _MISSING)
+        value = environ.get(key)  # None when this environ lacks the key: kept, as any None is
         cls = type(value)
-        if cls is str or cls is bool or value is _MISSING:  # most values: decided without a lookup
-            continue
         how = strategies.get(cls)
         if how is None:
             how = _strategy(cls)
         if how == _DEFAULT_REPR:
-            environ[key] = DefaultRepr(value)
+            stand_in = _new(DefaultRepr)  # DefaultRepr(value), written out: the __init__ call costs more
+            stand_in.cls = cls
+            stand_in.address = id(value)
+            stand_in.name = None
+            environ[key] = stand_in
         elif how == _TUPLE:
             try:
                 seen = value in _plain_tuples  # wsgi.version: the same (1, 0) every time
@@ -138,7 +140,7 @@ def detach_environ(environ: Environ, cap: int) -> None:
             environ[key] = detached(value, cap)
 
 
-_MISSING = object()
+_new = object.__new__
 _MAX_KEYS = 4096  # header names vary by client; past this many, environs are always looked at whole
 _seen_keys: set[Any] = set()
 _object_keys: list[Any] = []  # keys met holding an object that detaching replaces

@@ -83,7 +83,13 @@ def test_hostile_requests_get_the_same_answer_and_every_one_is_recorded(pair: Pa
     before = pair.wrapped.get("/_state").json()["requests"]
     differences = {}
     for name, data in HOSTILE.items():
-        bare, wrapped = exchange(pair.bare_port, data), exchange(pair.wrapped_port, data)
+        # A server's answer to a request larger than its buffer can depend on how the bytes were
+        # split in transit (h11 answers 431 when an incomplete head passes 16 KiB, 200 when the whole
+        # head arrived in one read), bare or wrapped alike: a difference must persist to count.
+        for _attempt in range(3):
+            bare, wrapped = exchange(pair.bare_port, data), exchange(pair.wrapped_port, data)
+            if bare == wrapped:
+                break
         if bare != wrapped:
             differences[name] = (bare[:300], wrapped[:300])
     assert differences == {}
