@@ -1,4 +1,4 @@
-"""ASGI adapter: the app gets the recorder's ``receive`` and ``send``; one trace per connection.
+"""ASGI adapter: the app gets a recording ``receive`` and ``send``; one trace per connection.
 
 HTTP, WebSocket and lifespan scopes are recorded; any other scope type passes
 through untouched. App exceptions are re-raised as the very same object (a bare
@@ -8,19 +8,20 @@ through untouched. App exceptions are re-raised as the very same object (a bare
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from time import perf_counter_ns, time
 from typing import Any
 
+from .asgi_channel import ASGIChannel
 from .asgi_exchange import Exchange
 from .jsonsafe import as_text, to_model
 from .model import Request, Response
 from .options import Settings, make_settings
 from .recorder import Recorder, exception_fields
 from .redact import Redactor
-from .types import ASGIApp, Message, Receive, Scope, Send
+from .types import ASGIApp, Receive, Scope, Send
 
 logger = logging.getLogger("gwinspect")
+_new = object.__new__
 
 RECORDED_SCOPES = ("http", "websocket", "lifespan")
 
@@ -29,10 +30,8 @@ class ASGIRecorder(Recorder):
     protocol = "asgi"
     _overflow: Exchange | None = None  # the exchange so far, kept up to date once events are dropped
 
-    def __init__(self, settings: Settings, scope: Scope, receive: Receive, send: Send) -> None:
+    def __init__(self, settings: Settings, scope: Scope) -> None:
         self.settings = settings
-        self._server_receive = receive
-        self._server_send = send
         kind = scope["type"]
         if kind != "http":
             self.scope_type = kind
@@ -58,64 +57,13 @@ class ASGIRecorder(Recorder):
             copy["extensions"] = extensions.copy()
         self.scope = copy
 
-    # ---- what the app is given as receive and send --------------------------
-    async def receive(self) -> Message:
-        message = await self._server_receive()
-        try:
-            if type(message) is dict or isinstance(message, Mapping):
-                msg = message.copy() if type(message) is dict else dict(message)
-                body = msg.get("body")
-                # The common case inline (bytes that fit the cap); this runs for every message.
-                if type(body) is bytes and self.in_kept + len(body) <= self.settings.max_body:
-                    self.in_kept += len(body)
-                elif "body" in msg or "bytes" in msg or "text" in msg:
-                    self._keep_payload(msg, outgoing=False)
-            else:
-                msg = message  # breaks the protocol: kept as it was, for the rules
-            events = self.events
-            if len(events) < self.settings.max_events:
-                events.append((perf_counter_ns(), "receive", msg))
-            else:
-                self.dropped("receive", msg)
-        except Exception as bug:
-            self.fail(bug)
-        return message
-
-    def send(self, message: Message) -> Any:
-        """Records the message and hands back the server's own awaitable (not a coroutine of ours).
-
-        The app awaits exactly what it would await bare, and a coroutine per message is saved.
-        """
-        try:
-            if type(message) is dict or isinstance(message, Mapping):
-                msg = message.copy() if type(message) is dict else dict(message)
-                body = msg.get("body")
-                if type(body) is bytes and self.out_kept + len(body) <= self.settings.max_body:
-                    self.out_kept += len(body)
-                else:
-                    if "body" in msg or "bytes" in msg or "text" in msg:
-                        self._keep_payload(msg, outgoing=True)
-                    headers = msg.get("headers")
-                    if type(headers) is list:  # outer middleware often appends to it in place once we pass it on
-                        msg["headers"] = headers[:]
-            else:
-                msg = message
-            events = self.events
-            if len(events) < self.settings.max_events:
-                events.append((perf_counter_ns(), "send", msg))
-            else:
-                self.dropped("send", msg)
-        except Exception as bug:
-            self.fail(bug)
-        return self._server_send(message)
-
     def dropped(self, kind: str, payload: Any) -> None:
         super().dropped(kind, payload)
         if self._overflow is None:  # the first one: the events kept so far are final, read them once
             self._overflow = self._exchange_of(self.events[:])
         self._overflow.feed(kind, payload)
 
-    def _keep_payload(self, msg: dict[str, Any], outgoing: bool) -> None:
+    def keep_payload(self, msg: dict[str, Any], outgoing: bool) -> None:
         keep = self.keep_out if outgoing else self.keep_in
         if "body" in msg:
             msg["body"] = keep(msg["body"])
@@ -245,7 +193,7 @@ class ASGIInspector:
                 if kind != "lifespan" and path.startswith(settings.path) and settings.is_panel_path(path):
                     panel = True
                 elif kind == "lifespan" or not (settings.exclude_paths and settings.excluded(path)):
-                    rec = ASGIRecorder(settings, scope, receive, send)
+                    rec = ASGIRecorder(settings, scope)
                     settings.store_started(rec)
         except Exception:
             logger.warning("gwinspect could not record a connection; passing it through", exc_info=True)
@@ -255,8 +203,12 @@ class ASGIInspector:
             return await serve_panel(self, scope, receive, send)
         if rec is None:
             return await self.app(scope, receive, send)
+        channel = _new(ASGIChannel)  # made without an __init__ call (see ASGIChannel)
+        channel._rec = rec
+        channel._receive = receive
+        channel._send = send
         try:
-            await self.app(scope, rec.receive, rec.send)
+            await self.app(scope, channel.receive, channel.send)
         except BaseException as exc:
             rec.record_exception(exc, "app")
             raise

@@ -16,31 +16,29 @@ from typing import Any
 from .jsonsafe import as_text, body_size, safe_repr, to_model
 from .model import REDACTED, ProtocolViolation, Request, Response
 from .options import Settings, make_settings
-from .recorder import Recorder, error_info, exception_fields
+from .recorder import Recorder, exception_fields
 from .redact import Redactor
-from .types import Environ, StartResponse, Write, WSGIApp
+from .types import Environ, StartResponse, WSGIApp
 from .wsgi_environ import describe_file, detach_environ, environ_headers, wsgi_text
-from .wsgi_streams import RecordingInput, RecordingIterable, SizedRecordingIterable, make
+from .wsgi_streams import RecordingInput, RecordingIterable, RecordingStartResponse, SizedRecordingIterable, make
 
 logger = logging.getLogger("gwinspect")
 _new = object.__new__
-_ABSENT: Any = object()  # an argument the app did not pass (None is a value it can pass)
 
 
 class WSGIRecorder(Recorder):
     protocol = "wsgi"
-    start_args: tuple[Any, ...] | None = None  # (status, headers) of the latest start_response() call
+    start_args: tuple[Any, ...] | None = None  # (status, headers, exc) of the latest start_response() call
     exhausted = False
     disconnected = False
     dropped_in = dropped_out = 0  # body bytes in events past max_events
 
-    def __init__(self, settings: Settings, environ: Environ, start_response: StartResponse) -> None:
+    def __init__(self, settings: Settings, environ: Environ) -> None:
         self.settings = settings
         self.wall_start = time()
         self.t0_ns = perf_counter_ns()
         self.events = []
         self.environ = dict(environ)  # as the server sent it, before the app changes it
-        self._server_start_response = start_response
         # Read on every request: set here, since reading a class-level default through the instance
         # is a slow, unspecialised attribute lookup in CPython 3.11.
         self.state = "in_progress"
@@ -49,37 +47,6 @@ class WSGIRecorder(Recorder):
         self.exhausted = False
 
     # ---- hooks ----------------------------------------------------------
-    def start_response(self, status: Any, headers: Any, exc_info: Any = _ABSENT) -> Write:
-        """What the app is given as ``start_response``: records the call, then makes the same one.
-
-        Its parameters are those of every Python server's own (wsgiref, gunicorn, waitress,
-        werkzeug), so a call they refuse is refused alike; an exact signature (no ``*args``)
-        also lets CPython call it without a second interpreter loop.
-        """
-        try:
-            if type(headers) is list:
-                headers = headers[:]  # the app may reuse or mutate its list afterwards
-            exc = None
-            if exc_info is not _ABSENT and exc_info:  # summarised now: exc_info would keep its frames alive
-                exc = error_info(exc_info[1])
-            self.start_args = (status, headers)
-            events = self.events
-            if len(events) < self.settings.max_events and self.state != "complete":
-                events.append((perf_counter_ns(), "start_response", (status, headers, exc)))
-            else:  # past max_events, or after the response ended (a broken app): add() accounts for it
-                self.add("start_response", (status, headers, exc))
-        except Exception as bug:
-            self.fail(bug)
-        if exc_info is _ABSENT:
-            write = self._server_start_response(status, headers)
-        else:
-            write = self._server_start_response(status, headers, exc_info)
-
-        def write_recorded(data: bytes) -> Any:
-            self.on_data("write", data)
-            return write(data)
-        return write_recorded
-
     def on_data(self, kind: str, data: Any) -> None:
         try:
             # The common case inline (bytes that fit the cap): this runs for every chunk.
@@ -215,7 +182,7 @@ class WSGIRecorder(Recorder):
     def _response(self, size: int) -> Response | None:
         if self.start_args is None:
             return None
-        status, headers = self.start_args
+        status, headers, _exc = self.start_args
         code = int(status[:3]) if isinstance(status, str) and status[:3].isdigit() else None
         pairs: list[tuple[str, str]] = []
         if isinstance(headers, (list, tuple)):
@@ -256,7 +223,7 @@ class WSGIInspector:
             if path.startswith(settings.path) and settings.is_panel_path(path):
                 panel = True
             elif not (settings.exclude_paths and settings.excluded(path)):
-                rec = WSGIRecorder(settings, environ, start_response)
+                rec = WSGIRecorder(settings, environ)
                 settings.store_started(rec)
                 if "wsgi.input" in environ:
                     stream = _new(RecordingInput)  # wsgi_streams.make(), written out: a call costs more
@@ -270,8 +237,11 @@ class WSGIInspector:
             return self._serve_panel(environ, start_response)
         if rec is None:
             return self.app(environ, start_response)
+        starter = _new(RecordingStartResponse)  # wsgi_streams.make(), written out: a call costs more
+        starter._inner = start_response
+        starter._rec = rec
         try:
-            result = self.app(environ, rec.start_response)
+            result = self.app(environ, starter.start_response)
         except BaseException as exc:
             rec.record_exception(exc, "call")
             rec.finish()

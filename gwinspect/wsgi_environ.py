@@ -73,7 +73,7 @@ def detached(value: Any, cap: int) -> Any:
 
 # How detach_environ() treats values of each type, learnt on first sight: servers hand over
 # the same few types every request, so the checks in detached() run once per type, not per value.
-_KEEP, _DEFAULT_REPR, _TUPLE, _CHECK = 0, 1, 2, 3
+_KEEP, _DEFAULT_REPR, _TUPLE, _CHECK, _FUNCTION, _SOCKET = 0, 1, 2, 3, 4, 5
 _PLAIN_STRATEGIES: dict[type, int] = dict.fromkeys(PLAIN_TYPES, _KEEP)
 _strategies: dict[type, int] = dict(_PLAIN_STRATEGIES)
 
@@ -86,6 +86,10 @@ def _strategy(cls: type) -> int:
         how = _KEEP  # plain data, or a class (wsgi.file_wrapper): pins nothing worth detaching
     elif cls.__repr__ is object.__repr__:
         how = _DEFAULT_REPR
+    elif cls is FunctionType:
+        how = _FUNCTION  # gunicorn's wsgi.early_hints: its repr needs only its name and address too
+    elif cls is socket.socket:
+        how = _SOCKET  # gunicorn.socket
     elif cls is tuple:
         how = _TUPLE
     else:
@@ -116,7 +120,7 @@ def detach_environ(environ: Environ, cap: int) -> None:
         _learn(environ)
     strategies = _strategies
     for key in keys:
-        value = environ.get(key)  # None when this environ lacks the key: kept, as any None is
+        value: Any = environ.get(key)  # None when this environ lacks the key: kept, as any None is
         cls = type(value)
         how = strategies.get(cls)
         if how is None:
@@ -136,6 +140,14 @@ def detach_environ(environ: Environ, cap: int) -> None:
                 environ[key] = kept = detached(value, cap)
                 if kept is value and len(_plain_tuples) < 64:
                     _plain_tuples.add(value)
+        elif how == _SOCKET:
+            environ[key] = _socket_repr(value)
+        elif how == _FUNCTION:
+            stand_in = _new(DefaultRepr)
+            stand_in.cls = cls
+            stand_in.address = id(value)
+            stand_in.name = value.__qualname__
+            environ[key] = stand_in
         elif how == _CHECK:
             environ[key] = detached(value, cap)
 
@@ -152,7 +164,7 @@ def _learn(environ: Environ) -> None:
             continue
         _seen_keys.add(key)
         how = _strategy(type(value))
-        pins = how in (_DEFAULT_REPR, _CHECK) or (how == _TUPLE and detached(value, 0) is not value)
+        pins = how != _KEEP and (how != _TUPLE or detached(value, 0) is not value)
         # sys.stderr (most servers' wsgi.errors) lives as long as the process: nothing to let go of.
         if pins and value is not sys.stderr and value is not sys.stdout and key not in _object_keys:
             _object_keys.append(key)
@@ -165,7 +177,8 @@ class DefaultRepr:
     """Stands in for an object whose repr is the default one, without keeping the object alive.
 
     ``repr()`` of it is exactly the object's own: ``<module.Class object at 0x...>`` (or
-    ``<function name at 0x...>``), formatted only if the trace is ever read.
+    ``<function name at 0x...>``), formatted only if the trace is ever read (formatting the
+    address costs more than making this object).
     """
 
     __slots__ = ("address", "cls", "name")
@@ -195,9 +208,9 @@ def _socket_repr(sock: socket.socket) -> str:
     """
     try:
         closed = getattr(sock, "_closed", False)
-        cached = None if closed else _open_socket_reprs.get(sock)
-        if cached is not None and cached[0] == sock.fileno():
-            return cached[1]  # a kept-alive connection: same socket, same addresses, no system calls
+        cached = None if closed else _open_socket_reprs.get(id(sock))
+        if cached is not None and cached[0]() is sock and cached[1] == sock.fileno():
+            return cached[2]  # a kept-alive connection: same socket, same addresses, no system calls
         family, kind = _RAW_SOCKET.family.__get__(sock), _RAW_SOCKET.type.__get__(sock)  # type: ignore[attr-defined]
         family_text = _enum_texts.get(("family", family))
         if family_text is None:
@@ -218,14 +231,17 @@ def _socket_repr(sock: socket.socket) -> str:
                     pass
         text += ">"
         if not closed:
-            _open_socket_reprs[sock] = (sock.fileno(), text)
+            if len(_open_socket_reprs) >= 1024:  # connections come and go: keep only recent ones
+                _open_socket_reprs.clear()
+            _open_socket_reprs[id(sock)] = (weakref.ref(sock), sock.fileno(), text)
         return text
     except Exception:
         return safe_repr(sock)
 
 
-# Reprs of sockets still open, by socket (weakly: an entry goes when its socket does).
-_open_socket_reprs: weakref.WeakKeyDictionary[socket.socket, tuple[int, str]] = weakref.WeakKeyDictionary()
+# Reprs of sockets still open, by id(): a plain dict lookup, where a WeakKeyDictionary's is a Python call.
+# The weak reference tells that the socket under that id is still the same one, without keeping it.
+_open_socket_reprs: dict[int, tuple[weakref.ref[socket.socket], int, str]] = {}
 
 
 _RAW_SOCKET = socket.socket.__mro__[1]  # _socket.socket: its family/type are the plain integers

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Iterator
+from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from .recorder import error_info
+from .types import Write
 
 if TYPE_CHECKING:
     from .wsgi import WSGIRecorder
 
-_Made = TypeVar("_Made", "RecordingInput", "RecordingIterable")
+_Made = TypeVar("_Made", "RecordingInput", "RecordingIterable", "RecordingStartResponse")
 
 
 def make(cls: type[_Made], inner: Any, rec: WSGIRecorder) -> _Made:
@@ -30,6 +34,7 @@ def make(cls: type[_Made], inner: Any, rec: WSGIRecorder) -> _Made:
 
 
 _new = object.__new__
+_ABSENT: Any = object()  # an argument the app did not pass (None is a value it can pass)
 
 
 class RecordingInput:
@@ -88,6 +93,48 @@ class RecordingInput:
         data = method(*args)
         self._rec.on_input(call, data)
         return data
+
+
+class RecordingStartResponse:
+    """Its bound ``start_response`` is what the app is given: the server's own, recorded on the way.
+
+    It holds the server's callable, the recorder does not: a stored trace never keeps the
+    server's response objects alive (waitress's task, with the request body it buffers).
+    """
+
+    __slots__ = ("_inner", "_rec")
+    _inner: Any  # the server's start_response
+    _rec: WSGIRecorder
+
+    def start_response(self, status: Any, headers: Any, exc_info: Any = _ABSENT) -> Write:
+        """What the app is given as ``start_response``: records the call, then makes the same one.
+
+        Its parameters are those of every Python server's own (wsgiref, gunicorn, waitress,
+        werkzeug), so a call they refuse is refused alike; an exact signature (no ``*args``)
+        also lets CPython call it without a second interpreter loop.
+        """
+        rec = self._rec
+        try:
+            if type(headers) is list:
+                headers = headers[:]  # the app may reuse or mutate its list afterwards
+            exc = None
+            if exc_info is not _ABSENT and exc_info:  # summarised now: exc_info would keep its frames alive
+                exc = error_info(exc_info[1])
+            rec.start_args = args = (status, headers, exc)
+            events = rec.events
+            if len(events) < rec.settings.max_events and rec.state != "complete":
+                events.append((perf_counter_ns(), "start_response", args))
+            else:  # past max_events, or after the response ended (a broken app): add() accounts for it
+                rec.add("start_response", args)
+        except Exception as bug:
+            rec.fail(bug)
+        # Passed on as the app passed it: exc_info only when given.
+        write = self._inner(status, headers) if exc_info is _ABSENT else self._inner(status, headers, exc_info)
+
+        def write_recorded(data: bytes) -> Any:
+            rec.on_data("write", data)
+            return write(data)
+        return write_recorded
 
 
 class RecordingIterable:

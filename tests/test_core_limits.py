@@ -3,6 +3,7 @@ and nothing kept alive that the server handed over (the request body stream)."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import io
 import weakref
@@ -235,3 +236,45 @@ def test_body_sizes_are_bytes_for_memoryviews_of_wider_items() -> None:
     assert chunks[0]["size"] == 40 and chunks[0]["truncated"] is False and len(blob_bytes(chunks[0])) == 40
     assert chunks[1]["size"] == 40 and chunks[1]["truncated"] is True and len(blob_bytes(chunks[1])) == 8
     assert d["response"]["body_size"] == 80
+
+
+class ServerConnection:
+    """Stands for a server's per-request objects (waitress's task, uvicorn's cycle): watched for being freed."""
+
+    def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        return lambda data: None
+
+    async def receive(self) -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        pass
+
+
+def test_finished_wsgi_trace_does_not_keep_the_servers_start_response_alive() -> None:
+    """The app holds the server's start_response (through gwinspect's) only as long as it would bare."""
+    w = gwinspect.wrap(wsgi_echo)
+    server = ServerConnection()
+    ref = weakref.ref(server)
+    result = w(make_environ("POST", body=b"abc"), server.start_response)
+    b"".join(result)
+    result.close()  # type: ignore[attr-defined]
+    del server, result
+    gc.collect()
+    assert len(w.store) == 1 and only_trace(w)["state"] == "complete"
+    assert ref() is None, "the stored trace keeps the server's start_response (and its request) alive"
+
+
+def test_finished_asgi_trace_does_not_keep_the_servers_receive_and_send_alive() -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+    w = gwinspect.wrap(app)
+    server = ServerConnection()
+    ref = weakref.ref(server)
+    asyncio.run(w(http_scope(), server.receive, server.send))
+    del server
+    gc.collect()
+    assert len(w.store) == 1 and only_trace(w)["response"]["status"] == 200
+    assert ref() is None, "the stored trace keeps the server's receive/send (and its connection) alive"

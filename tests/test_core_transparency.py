@@ -20,6 +20,7 @@ import gwinspect
 import gwinspect.asgi
 import gwinspect.recorder
 import gwinspect.wsgi
+import gwinspect.wsgi_streams
 from gwinspect.recorder import Recorder
 from gwinspect.store import MemoryStore
 from tests.apps_core import counting_close, drive_asgi, http_scope, make_environ, request_messages, run_asgi, run_wsgi
@@ -327,7 +328,7 @@ def _sabotage(monkeypatch: pytest.MonkeyPatch, what: str, inspector: Any) -> Non
         monkeypatch.setattr(gwinspect.asgi, "to_model", _boom)
     elif what == "error_info":
         monkeypatch.setattr(gwinspect.recorder, "error_info", _boom)
-        monkeypatch.setattr(gwinspect.wsgi, "error_info", _boom)
+        monkeypatch.setattr(gwinspect.wsgi_streams, "error_info", _boom)
     elif what == "checker":
         inspector.settings.checker = _boom
     # store.add and store.finished: the store itself is broken (_options)

@@ -1,0 +1,84 @@
+"""What an ASGI app is given as ``receive`` and ``send``: the server's own, recorded on the way.
+
+A channel holds the server's callables and the connection's recorder; the recorder does not
+hold the callables. So a stored trace never keeps the server's connection objects alive
+(uvicorn's cycle, its transport), and the app keeps them exactly as long as it would bare.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from time import perf_counter_ns
+from typing import TYPE_CHECKING, Any
+
+from .types import Message, Receive, Send
+
+if TYPE_CHECKING:
+    from .asgi import ASGIRecorder
+
+
+class ASGIChannel:
+    """The app's ``receive`` and ``send`` are this object's bound methods.
+
+    Made by ``ASGIInspector.__call__`` with ``object.__new__`` and its three slots set there:
+    an ``__init__`` call from the request path costs more than everything it would do. The
+    bound methods cost one Python call per message (closures calling a recorder method cost two).
+    """
+
+    __slots__ = ("_rec", "_receive", "_send")
+    _rec: ASGIRecorder
+    _receive: Receive
+    _send: Send
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        rec = self._rec
+        try:
+            if type(message) is dict or isinstance(message, Mapping):
+                msg = message.copy() if type(message) is dict else dict(message)
+                body = msg.get("body")
+                # The common case inline (bytes that fit the cap); this runs for every message.
+                if type(body) is bytes and rec.in_kept + len(body) <= rec.settings.max_body:
+                    rec.in_kept += len(body)
+                elif "body" in msg or "bytes" in msg or "text" in msg:
+                    rec.keep_payload(msg, outgoing=False)
+            else:
+                msg = message  # breaks the protocol: kept as it was, for the rules
+            events = rec.events
+            if len(events) < rec.settings.max_events:
+                events.append((perf_counter_ns(), "receive", msg))
+            else:
+                rec.dropped("receive", msg)
+        except Exception as bug:
+            rec.fail(bug)
+        return message
+
+    def send(self, message: Message) -> Any:
+        """Records the message and hands back the server's own awaitable (not a coroutine of ours).
+
+        The app awaits exactly what it would await bare, and a coroutine per message is saved.
+        """
+        rec = self._rec
+        try:
+            if type(message) is dict or isinstance(message, Mapping):
+                msg = message.copy() if type(message) is dict else dict(message)
+                body = msg.get("body")
+                if type(body) is bytes and rec.out_kept + len(body) <= rec.settings.max_body:
+                    rec.out_kept += len(body)
+                else:
+                    if "body" in msg or "bytes" in msg or "text" in msg:
+                        rec.keep_payload(msg, outgoing=True)
+                    headers = msg.get("headers")
+                    if type(headers) is list:  # outer middleware often appends to it in place once we pass it on
+                        msg["headers"] = headers[:]
+            else:
+                msg = message
+            events = rec.events
+            if len(events) < rec.settings.max_events:
+                events.append((perf_counter_ns(), "send", msg))
+            else:
+                rec.dropped("send", msg)
+        except Exception as bug:
+            rec.fail(bug)
+        return self._send(message)
+
