@@ -6,10 +6,9 @@ a few connections), otherwise a Python client sending a fixed number of
 requests over keep-alive connections. Bare and wrapped runs alternate, several
 rounds each, and the medians are compared: the percentage of throughput kept.
 
-Throughput on a small machine, where the load generator shares the cores with the
-server, moves by several percent from run to run. So the CPU time the server's
-processes used per request (from /proc, on Linux) is printed beside it: what
-gwinspect adds to each request under that server, which that noise does not move.
+With two or more CPUs and ``taskset`` available, the server runs on one CPU and the
+load generator on another: sharing cores, the two disturbed each other so much that
+the same bare server moved by 30% from run to run on a 2-core machine.
 """
 
 from __future__ import annotations
@@ -47,7 +46,7 @@ SERVERS = {
 
 def wrk(port: int, seconds: float, connections: int) -> tuple[float, int]:
     """Requests per second, and requests made."""
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", f"http://127.0.0.1:{port}/"],
+    out = subprocess.run([*LOAD_CPUS, "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", f"http://127.0.0.1:{port}/"],
                          capture_output=True, text=True, check=True).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     made = re.search(r"(\d+) requests in", out)
@@ -83,55 +82,41 @@ def python_client(port: int, seconds: float, connections: int) -> tuple[float, i
     return sum(counts) / (time.monotonic() - start), sum(counts)
 
 
-def session_cpu_seconds(session: int) -> float | None:
-    """CPU time (user + system) used so far by the processes of one session (a server and its workers)."""
-    total = 0.0
-    try:
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:  # the process ended meanwhile
-                continue
-            if int(fields[3]) == session:  # fields after the command: state ppid pgrp session ...
-                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
-    return total
-
-
 def run_servers(args: argparse.Namespace) -> int:
     generator = wrk if shutil.which("wrk") else python_client
     label = "wrk -t1 -c8" if generator is wrk else "Python keep-alive client, 8 threads"
+    if SERVER_CPUS:
+        label += f"; load on CPU {LOAD_CPUS[-1]}, server on CPU {SERVER_CPUS[-1]} (taskset)"
     print(f"Machine: {describe()}\nLoad generator: {label}, {args.duration:g} s per run, "
           f"{args.rounds} interleaved rounds\n")
-    print("| server | bare req/s | gwinspect req/s | kept | server CPU µs/request, bare | gwinspect | added |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| server | bare req/s | gwinspect req/s | kept |")
+    print("|---|---:|---:|---:|")
     for name, command in SERVERS.items():
         if args.server and args.server.lower() not in name.lower():
             continue
-        with _pair(command) as servers:
-            for port, _ in servers.values():  # warm up: imports, first connections, the store filling up
+        with _pair(command) as ports:
+            for port in ports.values():  # warm up: imports, first connections, the store filling up
                 generator(port, 1.0, 8)
             rates: dict[str, list[float]] = {"bare": [], "wrapped": []}
-            cpu: dict[str, list[float]] = {"bare": [], "wrapped": []}
             for r in range(args.rounds):
                 for tag in (("bare", "wrapped") if r % 2 == 0 else ("wrapped", "bare")):
-                    port, session = servers[tag]
-                    before = session_cpu_seconds(session)
-                    rate, made = generator(port, args.duration, 8)
-                    after = session_cpu_seconds(session)
-                    rates[tag].append(rate)
-                    if before is not None and after is not None and made:
-                        cpu[tag].append((after - before) / made * 1e6)
+                    rates[tag].append(generator(ports[tag], args.duration, 8)[0])
         bare, wrapped = statistics.median(rates["bare"]), statistics.median(rates["wrapped"])
-        row = f"| {name} | {bare:,.0f} | {wrapped:,.0f} | {100 * wrapped / bare:.1f}% |"
-        if cpu["bare"] and cpu["wrapped"]:
-            bare_cpu, wrapped_cpu = statistics.median(cpu["bare"]), statistics.median(cpu["wrapped"])
-            row += f" {bare_cpu:.0f} | {wrapped_cpu:.0f} | {wrapped_cpu - bare_cpu:+.0f} |"
-        else:
-            row += " | | |"
-        print(row, flush=True)
+        print(f"| {name} | {bare:,.0f} | {wrapped:,.0f} | {100 * wrapped / bare:.1f}% |", flush=True)
     return 0
+
+
+def cpu_split() -> tuple[list[str], list[str]]:
+    """Command prefixes pinning the load generator and the server to different CPUs (none if impossible)."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cpus) < 2 or not shutil.which("taskset"):
+        return [], []
+    half = len(cpus) // 2
+    return (["taskset", "-c", ",".join(map(str, cpus[:half]))],
+            ["taskset", "-c", ",".join(map(str, cpus[half:]))])
+
+
+LOAD_CPUS, SERVER_CPUS = cpu_split()
 
 
 class _pair:
@@ -141,16 +126,15 @@ class _pair:
         self.command = command
         self.stack: list[object] = []
 
-    def __enter__(self) -> dict[str, tuple[int, int]]:
-        """Each variant's port, and the session its server runs in (for its CPU time)."""
-        servers = {}
+    def __enter__(self) -> dict[str, int]:
+        ports = {}
         for tag in ("bare", "wrapped"):
             port = free_port()
-            ctx = serve(self.command(tag, port), port, cwd=Path(ROOT))  # type: ignore[operator]
-            proc = ctx.__enter__()
+            ctx = serve([*SERVER_CPUS, *self.command(tag, port)], port, cwd=Path(ROOT))  # type: ignore[operator]
+            ctx.__enter__()
             self.stack.append(ctx)
-            servers[tag] = (port, proc.pid)  # started with start_new_session: its pid is the session id
-        return servers
+            ports[tag] = port
+        return ports
 
     def __exit__(self, *exc: object) -> None:
         for ctx in reversed(self.stack):
