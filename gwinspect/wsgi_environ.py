@@ -74,6 +74,7 @@ def detached(value: Any, cap: int) -> Any:
 # How detach_environ() treats values of each type, learnt on first sight: servers hand over
 # the same few types every request, so the checks in detached() run once per type, not per value.
 _KEEP, _DEFAULT_REPR, _TUPLE, _CHECK, _FUNCTION, _SOCKET = 0, 1, 2, 3, 4, 5
+_STAND_IN = (_DEFAULT_REPR, _FUNCTION)  # replaced by a DefaultRepr
 _PLAIN_STRATEGIES: dict[type, int] = dict.fromkeys(PLAIN_TYPES, _KEEP)
 _strategies: dict[type, int] = dict(_PLAIN_STRATEGIES)
 
@@ -125,11 +126,11 @@ def detach_environ(environ: Environ, cap: int) -> None:
         how = strategies.get(cls)
         if how is None:
             how = _strategy(cls)
-        if how == _DEFAULT_REPR:
+        if how in _STAND_IN:
             stand_in = _new(DefaultRepr)  # DefaultRepr(value), written out: the __init__ call costs more
             stand_in.cls = cls
             stand_in.address = id(value)
-            stand_in.name = None
+            stand_in.name = value.__qualname__ if how == _FUNCTION else None
             environ[key] = stand_in
         elif how == _TUPLE:
             try:
@@ -142,12 +143,6 @@ def detach_environ(environ: Environ, cap: int) -> None:
                     _plain_tuples.add(value)
         elif how == _SOCKET:
             environ[key] = _socket_repr(value)
-        elif how == _FUNCTION:
-            stand_in = _new(DefaultRepr)
-            stand_in.cls = cls
-            stand_in.address = id(value)
-            stand_in.name = value.__qualname__
-            environ[key] = stand_in
         elif how == _CHECK:
             environ[key] = detached(value, cap)
 
