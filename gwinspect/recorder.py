@@ -149,14 +149,17 @@ class Recorder:
         self.end_ns = perf_counter_ns()
         self.state = "complete"
         settings = self.settings
+        if settings.store_finished is not None or settings.on_finish:
+            self.completed(settings)
+
+    def completed(self, settings: Settings) -> None:
+        """Tell the store and the listeners that this request completed (``finish`` calls it when there are any)."""
         finished = settings.store_finished
         if finished is not None:
             try:
                 finished(self)
             except Exception as bug:
                 self.fail(bug)
-        if not settings.on_finish:
-            return
         strict: ProtocolViolation | None = None
         for listener in settings.on_finish:
             try:

@@ -15,7 +15,7 @@ from typing import Any
 
 from .jsonsafe import as_text, body_size, safe_repr, to_model
 from .model import REDACTED, ProtocolViolation, Request, Response
-from .options import Settings, make_settings
+from .options import make_settings
 from .recorder import Recorder, exception_fields
 from .redact import Redactor
 from .types import Environ, StartResponse, WSGIApp
@@ -27,24 +27,15 @@ _new = object.__new__
 
 
 class WSGIRecorder(Recorder):
+    """One WSGI request's events. Made by :meth:`WSGIInspector.__call__` without an ``__init__`` call
+    (a call costs more than the setting up it would do): see there for what each request sets."""
+
     protocol = "wsgi"
+    environ: Environ  # a copy of the request's environ: as the server sent it, detached when the request ends
     start_args: tuple[Any, ...] | None = None  # (status, headers, exc) of the latest start_response() call
     exhausted = False
     disconnected = False
     dropped_in = dropped_out = 0  # body bytes in events past max_events
-
-    def __init__(self, settings: Settings, environ: Environ) -> None:
-        self.settings = settings
-        self.wall_start = time()
-        self.t0_ns = perf_counter_ns()
-        self.events = []
-        self.environ = dict(environ)  # as the server sent it, before the app changes it
-        # Read on every request: set here, since reading a class-level default through the instance
-        # is a slow, unspecialised attribute lookup in CPython 3.11.
-        self.state = "in_progress"
-        self.out_kept = 0
-        self.version = 0
-        self.exhausted = False
 
     # ---- hooks ----------------------------------------------------------
     def on_data(self, kind: str, data: Any) -> None:
@@ -97,14 +88,20 @@ class WSGIRecorder(Recorder):
         self.finish()
 
     def finish(self) -> None:
-        if self.state != "complete":
-            # A stored trace must not pin what the server handed over (wsgi.input may buffer
-            # megabytes of body, a socket...): keep the environ's objects as their model values.
-            try:
-                detach_environ(self.environ, self.settings.max_body)
-            except Exception as bug:
-                self.fail(bug)
-        Recorder.finish(self)  # not super(): making its proxy object costs as much as the rest of this call
+        if self.state == "complete":
+            return
+        settings = self.settings
+        # A stored trace must not pin what the server handed over (wsgi.input may buffer
+        # megabytes of body, a socket...): keep the environ's objects as their model values.
+        try:
+            detach_environ(self.environ, settings.max_body)
+        except Exception as bug:
+            self.fail(bug)
+        # Recorder.finish() written out, not called: a call costs as much as what it does.
+        self.end_ns = perf_counter_ns()
+        self.state = "complete"
+        if settings.store_finished is not None or settings.on_finish:
+            self.completed(settings)
 
     def on_file(self, wrapper: Any) -> None:
         try:
@@ -223,7 +220,18 @@ class WSGIInspector:
             if path.startswith(settings.path) and settings.is_panel_path(path):
                 panel = True
             elif not (settings.exclude_paths and settings.excluded(path)):
-                rec = WSGIRecorder(settings, environ)
+                rec = _new(WSGIRecorder)  # set up here: an __init__ call costs more than what it does
+                rec.settings = settings
+                rec.wall_start = time()
+                rec.t0_ns = perf_counter_ns()
+                rec.events = []
+                rec.environ = dict(environ)  # as the server sent it, before the app changes it
+                # Read on every request: set here, since reading a class-level default through the
+                # instance is a slow, unspecialised attribute lookup in CPython 3.11.
+                rec.state = "in_progress"
+                rec.out_kept = 0
+                rec.version = 0
+                rec.exhausted = False
                 settings.store_started(rec)
                 if "wsgi.input" in environ:
                     stream = _new(RecordingInput)  # wsgi_streams.make(), written out: a call costs more
@@ -240,6 +248,7 @@ class WSGIInspector:
         starter = _new(RecordingStartResponse)  # wsgi_streams.make(), written out: a call costs more
         starter._inner = start_response
         starter._rec = rec
+        starter._write = None
         try:
             result = self.app(environ, starter.start_response)
         except BaseException as exc:

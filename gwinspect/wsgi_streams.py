@@ -102,9 +102,10 @@ class RecordingStartResponse:
     server's response objects alive (waitress's task, with the request body it buffers).
     """
 
-    __slots__ = ("_inner", "_rec")
+    __slots__ = ("_inner", "_rec", "_write")
     _inner: Any  # the server's start_response
     _rec: WSGIRecorder
+    _write: Write | None  # the server's write(), once start_response was called
 
     def start_response(self, status: Any, headers: Any, exc_info: Any = _ABSENT) -> Write:
         """What the app is given as ``start_response``: records the call, then makes the same one.
@@ -130,11 +131,19 @@ class RecordingStartResponse:
             rec.fail(bug)
         # Passed on as the app passed it: exc_info only when given.
         write = self._inner(status, headers) if exc_info is _ABSENT else self._inner(status, headers, exc_info)
+        known = self._write
+        if known is None:
+            self._write = write
+        elif known is not write:  # called again, and the server gave another write(): each recorded apart
+            other = _new(RecordingStartResponse)
+            other._inner, other._rec, other._write = self._inner, rec, write
+            return other.write
+        return self.write
 
-        def write_recorded(data: bytes) -> Any:
-            rec.on_data("write", data)
-            return write(data)
-        return write_recorded
+    def write(self, data: bytes) -> Any:
+        """What ``start_response`` returns to the app: the server's ``write()``, recorded."""
+        self._rec.on_data("write", data)
+        return self._write(data)  # type: ignore[misc]  # set: this method is handed out only after it is
 
 
 class RecordingIterable:
@@ -153,7 +162,16 @@ class RecordingIterable:
         rec = self._rec
         try:
             for chunk in self._inner:
-                rec.on_data("chunk", chunk)
+                try:  # rec.on_data("chunk", chunk) written out for the usual chunk: a call costs more
+                    events = rec.events
+                    if (type(chunk) is bytes and rec.out_kept + len(chunk) <= rec.settings.max_body
+                            and len(events) < rec.settings.max_events and rec.state != "complete"):
+                        rec.out_kept += len(chunk)
+                        events.append((perf_counter_ns(), "chunk", chunk))
+                    else:
+                        rec.on_data("chunk", chunk)
+                except Exception as bug:
+                    rec.fail(bug)
                 yield chunk
         except GeneratorExit:  # dropped unfinished (the server stopped early): close() tells the rest
             raise
@@ -184,7 +202,16 @@ class RecordingIterable:
                 self._rec.record_exception(exc, "close")
                 self._rec.on_close()
                 raise
-        self._rec.on_close()
+        rec = self._rec
+        try:  # rec.on_close() written out for the usual close, after the response was sent: a call costs more
+            events, settings = rec.events, rec.settings
+            if rec.state == "complete" and len(events) < settings.max_events and settings.store_finished is None:
+                events.append((perf_counter_ns(), "close", rec.exhausted))
+                rec.version += 1  # the stored trace changed
+                return
+        except Exception as bug:
+            rec.fail(bug)
+        rec.on_close()
 
 
 class SizedRecordingIterable(RecordingIterable):

@@ -320,7 +320,7 @@ def _sabotage(monkeypatch: pytest.MonkeyPatch, what: str, inspector: Any) -> Non
         monkeypatch.setattr(Recorder, what.split(".")[1], _boom)
         if what == "Recorder.__init__":  # the adapters' recorders set themselves up without it
             monkeypatch.setattr(gwinspect.asgi.ASGIRecorder, "__init__", _boom)
-            monkeypatch.setattr(gwinspect.wsgi.WSGIRecorder, "__init__", _boom)
+            monkeypatch.setattr(gwinspect.wsgi, "time", _boom)  # WSGIInspector.__call__ sets its recorder up
     elif what == "recording an event":  # the hot paths append messages and chunks inline, not through add()
         monkeypatch.setattr(inspector.settings, "max_events", _ExplodingLimit())
     elif what == "to_model":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import threading
 import wsgiref.util
 from pathlib import Path
@@ -138,6 +139,33 @@ def test_write_calls_and_chunks_are_recorded_in_order() -> None:
                      ("chunk", b""), ("chunk", b"c2"), ("close", None)]
     assert events(d, "close")[0]["exhausted"] is True
     assert d["response"]["body_size"] == 8
+
+
+def test_each_start_response_call_returns_a_write_bound_to_what_the_server_returned_for_it() -> None:
+    # Servers hand back the same write() every time; one that does not must still get each
+    # write through the callable it returned for that call.
+    written: list[tuple[str, bytes]] = []
+    calls = iter(["first", "second"])
+
+    def server_start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+        name = next(calls)
+        return lambda data: written.append((name, data))
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        write_one = start_response("200 OK", [])
+        try:
+            raise ValueError("late")
+        except ValueError:
+            write_two = start_response("500 Internal Server Error", [], sys.exc_info())
+        write_one(b"1")
+        write_two(b"2")
+        return []
+    w = gwinspect.wrap(app)
+    result = w(make_environ(), server_start_response)
+    list(result)
+    result.close()
+    assert written == [("first", b"1"), ("second", b"2")]
+    assert [blob_bytes(e["data"]) for e in events(only_trace(w), "write")] == [b"1", b"2"]
 
 
 def test_generator_response_each_chunk_and_close_once() -> None:
