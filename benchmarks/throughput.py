@@ -3,8 +3,14 @@
 uvicorn serves the raw ASGI app, gunicorn (one gthread worker) and waitress the
 raw WSGI app, each on 127.0.0.1; the load generator is wrk when it is on PATH (one thread,
 a few connections), otherwise a Python client sending a fixed number of
-requests over keep-alive connections. Bare and wrapped runs alternate, several
-rounds each, and the medians are compared: the percentage of throughput kept.
+requests over keep-alive connections. Bare, wrapped and control runs alternate, several
+rounds each; the wrapped (and control) rate over the bare rate of the same round, median
+over rounds (lowest and highest in brackets), is the percentage of throughput kept.
+
+The control is the bare app after an empty loop that costs as much as gwinspect adds
+in-process (``server_apps.matching_loops``, measured in the server's own process): what the
+server loses for any work of that cost, which on some servers is far more than its share of
+the request's time.
 
 With two or more CPUs and ``taskset`` available, the server runs on one CPU and the
 load generator on another: sharing cores, the two disturbed each other so much that
@@ -80,6 +86,9 @@ def python_client(port: int, seconds: float, connections: int) -> float:
     return sum(counts) / (time.monotonic() - start)
 
 
+VARIANTS = ("bare", "wrapped", "control")
+
+
 def run_servers(args: argparse.Namespace) -> int:
     generator = wrk if shutil.which("wrk") else python_client
     label = "wrk -t1 -c8" if generator is wrk else "Python keep-alive client, 8 threads"
@@ -87,21 +96,42 @@ def run_servers(args: argparse.Namespace) -> int:
         label += f"; load on CPU {LOAD_CPUS[-1]}, server on CPU {SERVER_CPUS[-1]} (taskset)"
     print(f"Machine: {describe()}\nLoad generator: {label}, {args.duration:g} s per run, "
           f"{args.rounds} interleaved rounds\n")
-    print("| server | bare req/s | gwinspect req/s | kept |")
-    print("|---|---:|---:|---:|")
+    print("| server | bare req/s | gwinspect req/s | kept | kept with a plain loop instead (same in-process cost) |")
+    print("|---|---:|---:|---:|---:|")
     for name, command in SERVERS.items():
         if args.server and args.server.lower() not in name.lower():
             continue
-        with _pair(command) as ports:
+        with _servers(command) as ports:
+            for port in ports.values():  # the app loaded (gunicorn's worker imports it after binding), and
+                _get(port)               # the control's loop measured, before any server is put under load
             for port in ports.values():  # warm up: imports, first connections, the store filling up
                 generator(port, 1.0, 8)
-            rates: dict[str, list[float]] = {"bare": [], "wrapped": []}
+            rates: dict[str, list[float]] = {tag: [] for tag in VARIANTS}
             for r in range(args.rounds):
-                for tag in (("bare", "wrapped") if r % 2 == 0 else ("wrapped", "bare")):
+                shift = r % len(VARIANTS)  # each variant takes each place in the order in turn
+                for tag in VARIANTS[shift:] + VARIANTS[:shift]:
                     rates[tag].append(generator(ports[tag], args.duration, 8))
         bare, wrapped = statistics.median(rates["bare"]), statistics.median(rates["wrapped"])
-        print(f"| {name} | {bare:,.0f} | {wrapped:,.0f} | {100 * wrapped / bare:.1f}% |", flush=True)
+        print(f"| {name} | {bare:,.0f} | {wrapped:,.0f} | {_kept(rates, 'wrapped')} | {_kept(rates, 'control')} |",
+              flush=True)
     return 0
+
+
+def _get(port: int) -> None:
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    conn.request("GET", "/")
+    conn.getresponse().read()
+    conn.close()
+
+
+def _kept(rates: dict[str, list[float]], tag: str) -> str:
+    """The median over rounds of the variant's rate over the bare one measured in the same round.
+
+    Paired by round, so a machine that slows down for a while slows both sides of a ratio.
+    """
+    ratios = sorted(v / b for v, b in zip(rates[tag], rates["bare"], strict=True))
+    return f"{100 * statistics.median(ratios):.1f}% ({100 * ratios[0]:.0f}-{100 * ratios[-1]:.0f})"
 
 
 def cpu_split() -> tuple[list[str], list[str]]:
@@ -117,8 +147,8 @@ def cpu_split() -> tuple[list[str], list[str]]:
 LOAD_CPUS, SERVER_CPUS = cpu_split()
 
 
-class _pair:
-    """Both servers of one kind running at once, so rounds can alternate without restarts."""
+class _servers:
+    """One server of the kind per variant, all running at once, so rounds can alternate without restarts."""
 
     def __init__(self, command: object) -> None:
         self.command = command
@@ -126,7 +156,7 @@ class _pair:
 
     def __enter__(self) -> dict[str, int]:
         ports = {}
-        for tag in ("bare", "wrapped"):
+        for tag in VARIANTS:
             port = free_port()
             ctx = serve([*SERVER_CPUS, *self.command(tag, port)], port, cwd=Path(ROOT))  # type: ignore[operator]
             ctx.__enter__()
