@@ -97,8 +97,9 @@ class RecordingInput:
 
 class RecordingStartResponse:
     """Its bound ``start_response`` is what the app is given: the server's own, recorded on the way.
+    Its bound ``write`` is what that returns: the server's ``write()``, recorded likewise.
 
-    It holds the server's callable, the recorder does not: a stored trace never keeps the
+    It holds the server's callables, the recorder does not: a stored trace never keeps the
     server's response objects alive (waitress's task, with the request body it buffers).
     """
 
