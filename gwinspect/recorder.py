@@ -52,8 +52,10 @@ class Recorder:
 
     The request path pays for as little as possible: the class attributes below are the
     defaults, so a request sets on its own instance only what it changes (most never fail,
-    drop events or raise). The trace id is drawn when someone first asks for it. Sizes,
-    the response and the disconnect flag are derived from the events when the trace is built.
+    drop events or raise), plus the few read on every request (``state``, the kept-byte
+    counts), since a class default read through an instance is a slow lookup in CPython 3.11.
+    The trace id is drawn when someone first asks for it. Sizes, the response and the
+    disconnect flag are derived from the events when the trace is built.
     """
 
     protocol = "?"
@@ -70,8 +72,9 @@ class Recorder:
     _built: tuple[int, Trace] | None = None
     _built_head: tuple[int, Trace] | None = None
 
-    # Set by each adapter's __init__ itself, not through a super() call: that call alone cost a
-    # twentieth of the per-request budget (benchmarks/overhead.py, docs/performance.md).
+    # Set by each adapter where it makes its recorder (ASGIRecorder.__init__, WSGIInspector.__call__),
+    # with no call into this class: a super().__init__() call alone cost a twentieth of the
+    # per-request budget (benchmarks/overhead.py, docs/performance.md).
     settings: Settings
     events: list[RawEvent]
     t0_ns: int

@@ -161,17 +161,17 @@ class RecordingIterable:
         # one costs less than a __next__ method call. Iterating it twice iterates the app's
         # iterable twice, as iterating the bare one twice would.
         rec = self._rec
+        events, settings = rec.events, rec.settings  # neither is ever rebound: read once, not per chunk
         try:
             for chunk in self._inner:
                 try:  # rec.on_data("chunk", chunk) written out for the usual chunk: a call costs more
-                    events = rec.events
-                    if (type(chunk) is bytes and rec.out_kept + len(chunk) <= rec.settings.max_body
-                            and len(events) < rec.settings.max_events and rec.state != "complete"):
+                    if (type(chunk) is bytes and rec.out_kept + len(chunk) <= settings.max_body
+                            and len(events) < settings.max_events and rec.state != "complete"):
                         rec.out_kept += len(chunk)
                         events.append((perf_counter_ns(), "chunk", chunk))
                     else:
                         rec.on_data("chunk", chunk)
-                except Exception as bug:
+                except Exception as bug:  # gwinspect's own failure: never the app's or the server's
                     rec.fail(bug)
                 yield chunk
         except GeneratorExit:  # dropped unfinished (the server stopped early): close() tells the rest
