@@ -15,13 +15,12 @@ from .asgi_channel import ASGIChannel
 from .asgi_exchange import Exchange
 from .jsonsafe import as_text, to_model
 from .model import Request, Response
-from .options import Settings, make_settings
+from .options import make_settings
 from .recorder import Recorder, exception_fields
 from .redact import Redactor
 from .types import ASGIApp, Receive, Scope, Send
 
 logger = logging.getLogger("gwinspect")
-_new = object.__new__
 
 RECORDED_SCOPES = ("http", "websocket", "lifespan")
 
@@ -30,32 +29,10 @@ class ASGIRecorder(Recorder):
     protocol = "asgi"
     _overflow: Exchange | None = None  # the exchange so far, kept up to date once events are dropped
 
-    def __init__(self, settings: Settings, scope: Scope) -> None:
-        self.settings = settings
-        kind = scope["type"]
-        if kind != "http":
-            self.scope_type = kind
-        self.wall_start = time()
-        self.t0_ns = perf_counter_ns()
-        self.events = []
-        # Read on every request: set here, since reading a class-level default through the instance
-        # is a slow, unspecialised attribute lookup in CPython 3.11.
-        self.state = "in_progress"
-        self.in_kept = self.out_kept = 0
-        # As the server sent it: the app adds keys, writes into scope["state"] (Starlette's request.state)
-        # or scope["extensions"] and appends to scope["headers"] in place, so those containers are copied
-        # as well. Not every nested one: scanning the scope for them cost more than the rest of this method.
-        copy = scope.copy() if type(scope) is dict else dict(scope)
-        headers = copy.get("headers")
-        if type(headers) is list:
-            copy["headers"] = headers[:]
-        state = copy.get("state")
-        if type(state) is dict:
-            copy["state"] = state.copy()
-        extensions = copy.get("extensions")
-        if type(extensions) is dict:
-            copy["extensions"] = extensions.copy()
-        self.scope = copy
+    """One connection's events. Made by :meth:`ASGIInspector.__call__` without an ``__init__`` call
+    (a call costs more than the setting up it would do): see there for what each connection sets."""
+
+    scope: Scope  # a copy of the connection's scope, as the server sent it
 
     def dropped(self, kind: str, payload: Any) -> None:
         super().dropped(kind, payload)
@@ -193,7 +170,31 @@ class ASGIInspector:
                 if kind != "lifespan" and path.startswith(settings.path) and settings.is_panel_path(path):
                     panel = True
                 elif kind == "lifespan" or not (settings.exclude_paths and settings.excluded(path)):
-                    rec = ASGIRecorder(settings, scope)
+                    rec = ASGIRecorder()  # set up here: an __init__ call costs more than what it does
+                    rec.settings = settings
+                    if kind != "http":
+                        rec.scope_type = kind
+                    rec.wall_start = time()
+                    rec.t0_ns = perf_counter_ns()
+                    rec.events = []
+                    # Read on every message: set here, since reading a class-level default through the
+                    # instance is a slow, unspecialised attribute lookup in CPython 3.11.
+                    rec.state = "in_progress"
+                    rec.in_kept = rec.out_kept = 0
+                    # As the server sent it: the app adds keys, writes into scope["state"] (Starlette's
+                    # request.state) or scope["extensions"] and appends to scope["headers"] in place, so
+                    # those containers are copied as well. Not every nested one: scanning the scope for
+                    # them cost more than all the rest of the setting up.
+                    copy = rec.scope = scope.copy() if type(scope) is dict else dict(scope)
+                    headers = copy.get("headers")
+                    if type(headers) is list:
+                        copy["headers"] = headers[:]
+                    state = copy.get("state")
+                    if type(state) is dict:
+                        copy["state"] = state.copy()
+                    extensions = copy.get("extensions")
+                    if type(extensions) is dict:
+                        copy["extensions"] = extensions.copy()
                     settings.store_started(rec)
         except Exception:
             logger.warning("gwinspect could not record a connection; passing it through", exc_info=True)
@@ -203,7 +204,7 @@ class ASGIInspector:
             return await serve_panel(self, scope, receive, send)
         if rec is None:
             return await self.app(scope, receive, send)
-        channel = _new(ASGIChannel)  # made without an __init__ call (see ASGIChannel)
+        channel = ASGIChannel()  # its slots set here: it has no __init__ (see ASGIChannel)
         channel._rec = rec
         channel._receive = receive
         channel._send = send

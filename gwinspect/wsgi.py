@@ -23,7 +23,6 @@ from .wsgi_environ import describe_file, detach_environ, environ_headers, wsgi_t
 from .wsgi_streams import RecordingInput, RecordingIterable, RecordingStartResponse, SizedRecordingIterable, make
 
 logger = logging.getLogger("gwinspect")
-_new = object.__new__
 
 
 class WSGIRecorder(Recorder):
@@ -220,7 +219,7 @@ class WSGIInspector:
             if path.startswith(settings.path) and settings.is_panel_path(path):
                 panel = True
             elif not (settings.exclude_paths and settings.excluded(path)):
-                rec = _new(WSGIRecorder)  # set up here: an __init__ call costs more than what it does
+                rec = WSGIRecorder()  # set up here: an __init__ call costs more than what it does
                 rec.settings = settings
                 rec.wall_start = time()
                 rec.t0_ns = perf_counter_ns()
@@ -234,7 +233,7 @@ class WSGIInspector:
                 rec.exhausted = False
                 settings.store_started(rec)
                 if "wsgi.input" in environ:
-                    stream = _new(RecordingInput)  # wsgi_streams.make(), written out: a call costs more
+                    stream = RecordingInput()  # wsgi_streams.make(), written out: a call costs more
                     stream._inner = environ["wsgi.input"]
                     stream._rec = rec
                     environ["wsgi.input"] = stream
@@ -245,7 +244,7 @@ class WSGIInspector:
             return self._serve_panel(environ, start_response)
         if rec is None:
             return self.app(environ, start_response)
-        starter = _new(RecordingStartResponse)  # wsgi_streams.make(), written out: a call costs more
+        starter = RecordingStartResponse()  # wsgi_streams.make(), written out: a call costs more
         starter._inner = start_response
         starter._rec = rec
         starter._write = None
@@ -256,7 +255,7 @@ class WSGIInspector:
             rec.finish()
             raise
         if type(result) is list:  # the usual answer, and never a file_wrapper: no checks needed
-            response = _new(SizedRecordingIterable)  # wsgi_streams.make(), written out: a call costs more
+            response = SizedRecordingIterable()  # wsgi_streams.make(), written out: a call costs more
             response._inner = result
             response._rec = rec
             response._closed = False

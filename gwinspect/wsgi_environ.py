@@ -61,7 +61,7 @@ def detached(value: Any, cap: int) -> Any:
         return to_model(value, cap)
     cls = type(value)
     if cls.__repr__ is object.__repr__ or cls is FunctionType:
-        return DefaultRepr(value)  # the usual server objects: their repr needs only their type and address
+        return default_repr(value)  # the usual server objects: their repr needs only their type and address
     if isinstance(value, type):
         return value  # a class (wsgi.file_wrapper) pins nothing; its repr is made when the trace is built
     if value is sys.stderr or value is sys.stdout:
@@ -127,7 +127,7 @@ def detach_environ(environ: Environ, cap: int) -> None:
         if how is None:
             how = _strategy(cls)
         if how in _STAND_IN:
-            stand_in = _new(DefaultRepr)  # DefaultRepr(value), written out: the __init__ call costs more
+            stand_in = DefaultRepr()  # default_repr(value), written out: a call costs more
             stand_in.cls = cls
             stand_in.address = id(value)
             stand_in.name = value.__qualname__ if how == _FUNCTION else None
@@ -147,7 +147,6 @@ def detach_environ(environ: Environ, cap: int) -> None:
             environ[key] = detached(value, cap)
 
 
-_new = object.__new__
 _MAX_KEYS = 4096  # header names vary by client; past this many, environs are always looked at whole
 _seen_keys: set[Any] = set()
 _object_keys: list[Any] = []  # keys met holding an object that detaching replaces
@@ -177,11 +176,9 @@ class DefaultRepr:
     """
 
     __slots__ = ("address", "cls", "name")
-
-    def __init__(self, value: Any) -> None:
-        self.cls = type(value)
-        self.address = id(value)
-        self.name = value.__qualname__ if self.cls is FunctionType else None
+    cls: type
+    address: int
+    name: str | None  # a function's qualified name; None for any other object
 
     def __repr__(self) -> str:
         if self.name is not None:
@@ -190,6 +187,14 @@ class DefaultRepr:
         if isinstance(module, str) and module != "builtins":
             return f"<{module}.{qualname} object at {self.address:#x}>"
         return f"<{self.cls.__name__} object at {self.address:#x}>"
+
+
+def default_repr(value: Any) -> DefaultRepr:
+    stand_in = DefaultRepr()
+    stand_in.cls = type(value)
+    stand_in.address = id(value)
+    stand_in.name = value.__qualname__ if stand_in.cls is FunctionType else None
+    return stand_in
 
 
 _enum_texts: dict[tuple[str, int], str] = {}

@@ -25,7 +25,7 @@ def make(cls: type[_Made], inner: Any, rec: WSGIRecorder) -> _Made:
     Written out inline in ``WSGIInspector.__call__``: these classes have no ``__init__``, because
     a call into one from the request path costs more than everything it would do.
     """
-    made = _new(cls)
+    made = cls()
     made._inner = inner
     made._rec = rec
     if isinstance(made, RecordingIterable):
@@ -33,7 +33,6 @@ def make(cls: type[_Made], inner: Any, rec: WSGIRecorder) -> _Made:
     return made
 
 
-_new = object.__new__
 _ABSENT: Any = object()  # an argument the app did not pass (None is a value it can pass)
 
 
@@ -136,7 +135,7 @@ class RecordingStartResponse:
         if known is None:
             self._write = write
         elif known is not write:  # called again, and the server gave another write(): each recorded apart
-            other = _new(RecordingStartResponse)
+            other = RecordingStartResponse()
             other._inner, other._rec, other._write = self._inner, rec, write
             return other.write
         return self.write
