@@ -88,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--apps", nargs="*", choices=list(APPS), help="only these apps (in-process mode)")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per load-generator run (--servers)")
     parser.add_argument("--server", help="only servers whose name contains this (--servers mode)")
+    parser.add_argument("--method", choices=("side-by-side", "alternate"),
+                        help="--servers: bare and wrapped at once on one CPU (default with wrk), or taking turns")
     parser.add_argument("--gb", type=float, default=1.0, help="size of the --big transfers in GB")
     args = parser.parse_args(argv)
     if args.servers:

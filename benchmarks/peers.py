@@ -78,7 +78,7 @@ def _otel(protocol: str) -> Wrapper:
         provider, exporter = _otel_provider()
         if protocol == "asgi":
             from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware as ASGIMiddleware
-            wrapped = ASGIMiddleware(app, tracer_provider=provider)
+            wrapped: Any = ASGIMiddleware(app, tracer_provider=provider)
         else:
             from opentelemetry.instrumentation.wsgi import OpenTelemetryMiddleware as WSGIMiddleware
             wrapped = WSGIMiddleware(app, tracer_provider=provider)

@@ -1,9 +1,12 @@
 """The hello-world apps the ``--servers`` and ``--big`` benchmarks serve, bare and wrapped with gwinspect defaults.
 
-``asgi_control`` and ``wsgi_control`` are the bare app after an empty loop that costs, in the
-server's own process, as much time as gwinspect adds to one request in-process. They show
-how much of the throughput a server loses for *any* work of that cost, gwinspect or not.
-Made on first use (module ``__getattr__``), since measuring the loop takes a second or two.
+Each app comes as ``<app>_bare``, ``<app>_wrapped`` and ``<app>_control``, for ``<app>`` one of
+``asgi`` and ``wsgi`` (raw hello-world apps), ``starlette`` and ``flask``. A control is the bare
+app after an empty loop that costs, in the server's own process, as much time as gwinspect
+adds to one request in-process. It shows how much of the throughput a server loses for *any*
+work of that cost, gwinspect or not. The framework apps and the controls are made on first
+use (module ``__getattr__``): a server serving the raw app does not import the frameworks,
+and measuring a loop takes a few seconds.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 
 import gwinspect
 from benchmarks.inprocess import Timer
-from benchmarks.peers import raw_asgi, raw_wsgi
+from benchmarks.peers import flask_app, raw_asgi, raw_wsgi, starlette_app
 from tests.matrix_apps import wsgi_bare as matrix_wsgi
 from tests.matrix_apps_asgi import asgi_bare as matrix_asgi
 
@@ -32,32 +35,40 @@ big_wsgi_wrapped = gwinspect.wrap(matrix_wsgi)
 _PROBE_LOOPS = 1000  # iterations of the probe app, to price one iteration
 
 
-def _busy_wsgi(loops: int) -> Any:
-    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+# Each app's protocol and how to make it (a fresh object each time: bare and wrapped share nothing).
+APPS: dict[str, tuple[str, Any]] = {
+    "asgi": ("asgi", lambda: raw_asgi), "wsgi": ("wsgi", lambda: raw_wsgi),
+    "starlette": ("asgi", starlette_app), "flask": ("wsgi", flask_app),
+}
+
+
+def _busy_wsgi(loops: int, inner: Any = raw_wsgi) -> Any:
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
         for _ in range(loops):
             pass
-        return raw_wsgi(environ, start_response)
+        return inner(environ, start_response)
     return app
 
 
-def _busy_asgi(loops: int) -> Any:
+def _busy_asgi(loops: int, inner: Any = raw_asgi) -> Any:
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         for _ in range(loops):
             pass
-        await raw_asgi(scope, receive, send)
+        await inner(scope, receive, send)
     return app
 
 
-def matching_loops(protocol: str, rounds: int = 7, n: int = 3000) -> int:
-    """Iterations of an empty loop that cost what gwinspect adds to one request, measured here and now.
+def matching_loops(protocol: str, rounds: int = 7, n: int = 3000, app: str | None = None) -> int:
+    """Iterations of an empty loop that cost what gwinspect adds to one request of ``app``, measured here and now.
 
     Bare, gwinspect and a probe app (``_PROBE_LOOPS`` iterations) alternate; the medians of
     the per-round differences give gwinspect's added time and the cost of one iteration.
     """
     loop = asyncio.new_event_loop()
-    busy, bare = (_busy_wsgi, raw_wsgi) if protocol == "wsgi" else (_busy_asgi, raw_asgi)
-    timers = {"bare": Timer(protocol, bare, loop), "gwinspect": Timer(protocol, gwinspect.wrap(bare), loop),
-              "probe": Timer(protocol, busy(_PROBE_LOOPS), loop)}
+    make = APPS[app or protocol][1]
+    busy = _busy_wsgi if protocol == "wsgi" else _busy_asgi
+    timers = {"bare": Timer(protocol, make(), loop), "gwinspect": Timer(protocol, gwinspect.wrap(make()), loop),
+              "probe": Timer(protocol, busy(_PROBE_LOOPS, make()), loop)}
     for timer in timers.values():
         timer.measure(600)  # warm up, and fill gwinspect's store to max_traces
     added, per_loop = [], []
@@ -70,9 +81,16 @@ def matching_loops(protocol: str, rounds: int = 7, n: int = 3000) -> int:
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("asgi_control", "wsgi_control"):
-        protocol = name[:4]
-        app = (_busy_wsgi if protocol == "wsgi" else _busy_asgi)(matching_loops(protocol))
-        globals()[name] = app
-        return app
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    app_name, _, variant = name.rpartition("_")
+    if app_name not in APPS or variant not in ("bare", "wrapped", "control"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    protocol, make = APPS[app_name]
+    if variant == "bare":
+        app = make()
+    elif variant == "wrapped":
+        app = gwinspect.wrap(make())
+    else:
+        busy = _busy_wsgi if protocol == "wsgi" else _busy_asgi
+        app = busy(matching_loops(protocol, app=app_name), make())
+    globals()[name] = app
+    return app
