@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 class ASGIChannel:
     """The app's ``receive`` and ``send`` are this object's bound methods.
 
-    Made by ``ASGIInspector.__call__`` with ``object.__new__`` and its three slots set there:
-    an ``__init__`` call from the request path costs more than everything it would do. The
+    Made by ``ASGIInspector.__call__``, which sets its three slots: it has no ``__init__``, since
+    a call to one from the request path costs more than everything it would do. The
     bound methods cost one Python call per message (closures calling a recorder method cost two).
     """
 

@@ -1,10 +1,17 @@
-"""The control apps of ``benchmarks/overhead.py --servers``: same answer as the bare app, a loop priced here."""
+"""``benchmarks/overhead.py --servers``: its apps (a control gives the bare app's answer after a loop priced
+here), its helpers, and one short run end to end."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+from pathlib import Path
+
+import pytest
 
 import benchmarks.server_apps as server_apps
+import benchmarks.throughput as throughput
 from tests.apps_core import make_environ, run_wsgi
 
 
@@ -30,3 +37,31 @@ def test_control_apps_answer_as_the_bare_ones() -> None:
         asyncio.run(app({"type": "http", "method": "GET", "path": "/", "headers": []}, receive, send))  # type: ignore[operator]
         return sent
     assert messages(server_apps.asgi_control) == messages(server_apps.asgi_bare)
+
+
+@pytest.mark.servers
+@pytest.mark.timeout(180)
+def test_servers_mode_measures_a_server_and_prints_its_row(capsys: pytest.CaptureFixture[str]) -> None:
+    # The whole --servers path on one row, as short as it goes: real servers, real load, a table row.
+    from benchmarks.overhead import main
+    assert main(["--servers", "--server", "uvicorn (raw", "--rounds", "1", "--duration", "1"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| uvicorn")]
+    assert len(rows) == 1 and rows[0].startswith("| uvicorn (raw ASGI) |"), out
+    cells = [cell.strip() for cell in rows[0].strip("|").split("|")]
+    bare, wrapped = (float(cell.replace(",", "")) for cell in cells[1:3])
+    assert bare > 0 and wrapped > 0
+    for cell in cells[3:]:  # kept: "<median>% (<lowest>-<highest>)"
+        assert re.fullmatch(r"\d+\.\d% \(\d+-\d+\)", cell), cell
+
+
+def test_kept_is_the_median_ratio_with_its_range() -> None:
+    assert throughput._kept([0.9, 0.8, 1.0]) == "90.0% (80-100)"
+
+
+@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="reads Linux's /proc/stat")
+def test_cpu_times_count_up_for_an_existing_cpu_and_are_zero_for_a_missing_one() -> None:
+    cpu = str(min(os.sched_getaffinity(0)))
+    idle, total = throughput._cpu_times(cpu)
+    assert 0 <= idle <= total and total > 0
+    assert throughput._cpu_times("99999") == (0, 0)
