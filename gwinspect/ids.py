@@ -1,7 +1,10 @@
-"""Trace ids: 96 random bits each, URL-safe, drawn from a pooled ``os.urandom()`` read.
+"""Trace ids: 20 URL-safe characters carrying 120 random bits, drawn from a pooled ``os.urandom()`` read.
 
 The pool spares the request path a system call per id; a recorder draws its id only
 when something first asks for it (see :attr:`gwinspect.recorder.Recorder.trace_id`).
+An id never starts with ``-``: on a command line (``gwinspect show dump.json --id ...``,
+grep) it would read as an option. The first character then carries a hair under six
+bits, so an id still carries far more than the 96 the trace format asks for.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import base64
 import os
 import threading
 
-_ID_BYTES = 12
+_ID_BYTES = 15  # 20 base64 characters, no padding
 _POOL_IDS = 256
 _id_lock = threading.Lock()
 _id_pool: list[str] = []
@@ -34,8 +37,12 @@ def new_trace_id() -> str:
         pass
     with _id_lock:
         if not _id_pool:
-            # 12 bytes are 16 base64 characters with no padding, so one encoding of the whole
-            # block, cut every 16 characters, gives the ids (one call instead of 256).
+            # 15 bytes are 20 base64 characters with no padding, so one encoding of the whole
+            # block, cut every 20 characters, gives the ids (one call instead of 256).
             text = base64.urlsafe_b64encode(os.urandom(_ID_BYTES * _POOL_IDS)).decode("ascii")
-            _id_pool.extend(text[i:i + 16] for i in range(0, len(text), 16))
+            _id_pool.extend(_not_an_option(text[i:i + 20]) for i in range(0, len(text), 20))
         return _id_pool.pop()
+
+
+def _not_an_option(trace_id: str) -> str:
+    return "_" + trace_id[1:] if trace_id.startswith("-") else trace_id

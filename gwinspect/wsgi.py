@@ -161,16 +161,18 @@ class WSGIRecorder(Recorder):
     def _request(self, body_size: int) -> Request:
         env, redactor = self.environ, self.settings.redactor
         proto = env.get("SERVER_PROTOCOL")
-        client = env.get("REMOTE_ADDR")
+        # As text whatever the server put there: a value under a key learnt to hold plain data is not
+        # detached (wsgi_environ.detach_environ), so this may meet the object itself, broken repr and all.
+        client = wsgi_text(env.get("REMOTE_ADDR"))
         if client and env.get("REMOTE_PORT"):
-            client = f"{client}:{env['REMOTE_PORT']}"
+            client = f"{client}:{wsgi_text(env['REMOTE_PORT'])}"
         return Request(
             method=wsgi_text(env.get("REQUEST_METHOD")) or None,
             path=wsgi_text(env.get("SCRIPT_NAME", "")) + wsgi_text(env.get("PATH_INFO", "")),
             query_string=redactor.query(wsgi_text(env.get("QUERY_STRING", ""))),
             http_version=proto.split("/", 1)[-1] if isinstance(proto, str) else None,
             scheme=env.get("wsgi.url_scheme") if isinstance(env.get("wsgi.url_scheme"), str) else None,
-            client=str(client) if client else None,
+            client=client or None,
             headers=redactor.headers(environ_headers(env)),
             body_size=body_size,
         )

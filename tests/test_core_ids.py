@@ -17,6 +17,14 @@ def test_ids_are_unique_and_url_safe() -> None:
     assert all(re.fullmatch(r"[A-Za-z0-9_-]{16,}", i) for i in ids)
 
 
+def test_ids_never_start_with_a_dash_so_a_command_line_takes_them_as_values() -> None:
+    # One in 64 base64 ids would: `gwinspect show dump.json --id -Y2...` then failed as a missing value.
+    ids = [new_trace_id() for _ in range(20000)]
+    assert not [i for i in ids if i.startswith("-")]
+    assert any("-" in i for i in ids)  # still the URL-safe alphabet, only not in front
+    assert {i[0] for i in ids} >= set("AZaz09_")  # the first character still varies over the alphabet
+
+
 @pytest.mark.skipif(not hasattr(os, "fork") or sys.platform == "win32", reason="needs fork()")
 def test_forked_workers_do_not_repeat_the_parents_ids() -> None:
     """gunicorn --preload forks workers from a parent that may already have drawn ids: a pooled

@@ -26,7 +26,7 @@ def register(sub: Any) -> None:
     p.add_argument("store", metavar="STORE", help="sqlite:///path/to/traces.db, a store file, or a JSON dump")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     p.add_argument("--id", dest="ids", action="append", metavar="ID", default=[],
-                   help="only this trace (repeat for several; write --id=ID when ID starts with -)")
+                   help="only this trace (repeat for several; write --id=ID for an older id starting with -)")
     p.add_argument("--since", metavar="WHEN",
                    help="only traces started since: a duration back from now (90s, 15m, 2h, 7d) or an ISO time")
     p.add_argument("--filter", dest="query", metavar="QUERY",

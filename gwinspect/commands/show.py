@@ -59,7 +59,8 @@ def select(traces: list[Trace], trace_id: str | None) -> list[Trace]:
 
 def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="a gwinspect/1 dump (one trace or a bundle); - reads stdin")
-    parser.add_argument("--id", dest="trace_id", metavar="ID", help="only the trace with this id (or id prefix)")
+    parser.add_argument("--id", dest="trace_id", metavar="ID",
+                        help="only the trace with this id (or id prefix; --id=ID for an older id starting with -)")
     parser.add_argument("--full", action="store_true",
                         help="every event, every header, bodies and the whole traceback")
 
