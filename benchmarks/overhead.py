@@ -1,6 +1,7 @@
 """How much does gwinspect cost? Per-request time in-process, throughput under real servers, and memory.
 
     python benchmarks/overhead.py              # in-process: µs per hello-world request, vs peers
+    python benchmarks/overhead.py --cold       # the same with the CPU caches evicted before each request
     python benchmarks/overhead.py --servers    # requests/s under uvicorn and gunicorn/waitress (wrk if present)
     python benchmarks/overhead.py --big        # peak memory streaming 1 GB down and up, bare vs wrapped
 
@@ -35,9 +36,9 @@ def calibrate(timers: list[Timer], seconds: float) -> int:
 
 
 def bench_app(label: str, protocol: str, make: Any, rounds: int, seconds: float,
-              loop: asyncio.AbstractEventLoop) -> list[tuple[str, float, float, float]]:
+              loop: asyncio.AbstractEventLoop, cold: bool = False) -> list[tuple[str, float, float, float]]:
     variants, _ = available_variants(protocol)
-    timers = [(name, Timer(protocol, wrap(make()), loop)) for name, wrap in variants]
+    timers = [(name, Timer(protocol, wrap(make()), loop, cold)) for name, wrap in variants]
     n = calibrate([timer for _, timer in timers], seconds)
     samples: dict[str, list[float]] = {name: [] for name, _ in timers}
     for r in range(rounds):
@@ -58,6 +59,8 @@ def bench_app(label: str, protocol: str, make: Any, rounds: int, seconds: float,
 def run_inprocess(args: argparse.Namespace) -> int:
     loop = asyncio.new_event_loop()
     print(f"Machine: {describe()}\n")
+    if args.cold:
+        print("Caches evicted before each request (8 MB written); only the requests are timed.\n")
     missing: set[str] = set()
     for protocol in ("asgi", "wsgi"):
         missing.update(available_variants(protocol)[1])
@@ -65,7 +68,7 @@ def run_inprocess(args: argparse.Namespace) -> int:
     for label, (protocol, make) in APPS.items():
         if args.apps and label not in args.apps:
             continue
-        results.append((label, bench_app(label, protocol, make, args.rounds, args.seconds, loop)))
+        results.append((label, bench_app(label, protocol, make, args.rounds, args.seconds, loop, args.cold)))
     print("| app | variant | µs / request | added µs | x bare |")
     print("|---|---|---:|---:|---:|")
     for label, rows in results:
@@ -86,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds per variant (median reported)")
     parser.add_argument("--seconds", type=float, default=0.5, help="approximate length of the slowest variant's round")
     parser.add_argument("--apps", nargs="*", choices=list(APPS), help="only these apps (in-process mode)")
+    parser.add_argument("--cold", action="store_true",
+                        help="in-process: evict the CPU caches before each request, as a server's own work does")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per load-generator run (--servers)")
     parser.add_argument("--server", help="only servers whose name contains this (--servers mode)")
     parser.add_argument("--method", choices=("side-by-side", "alternate"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,24 @@ def test_cpu_times_count_up_for_an_existing_cpu_and_are_zero_for_a_missing_one()
     idle, total = throughput._cpu_times(cpu)
     assert 0 <= idle <= total and total > 0
     assert throughput._cpu_times("99999") == (0, 0)
+
+
+def test_cold_timing_evicts_before_each_request_and_times_only_the_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    import benchmarks.inprocess as inprocess
+    from benchmarks.peers import raw_asgi, raw_wsgi
+    evictions: list[int] = []
+    real_evict = inprocess.evict_caches
+    monkeypatch.setattr(inprocess, "evict_caches", lambda: (evictions.append(1), real_evict()))
+    start = time.perf_counter()
+    for _ in range(5):
+        real_evict()
+    eviction_us = (time.perf_counter() - start) / 5 * 1e6
+    loop = asyncio.new_event_loop()
+    try:
+        for protocol, app in (("wsgi", raw_wsgi), ("asgi", raw_asgi)):
+            evictions.clear()
+            cold = inprocess.Timer(protocol, app, loop, cold=True).measure(20)
+            assert len(evictions) == 20
+            assert 0 < cold < eviction_us / 2, (cold, eviction_us)  # the 8 MB write is not in the request's time
+    finally:
+        loop.close()
