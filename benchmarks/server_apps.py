@@ -42,7 +42,7 @@ APPS: dict[str, tuple[str, Any]] = {
 }
 
 
-def _busy_wsgi(loops: int, inner: Any = raw_wsgi) -> Any:
+def _busy_wsgi(loops: int, inner: Any) -> Any:
     def app(environ: dict[str, Any], start_response: Any) -> Any:
         for _ in range(loops):
             pass
@@ -50,7 +50,7 @@ def _busy_wsgi(loops: int, inner: Any = raw_wsgi) -> Any:
     return app
 
 
-def _busy_asgi(loops: int, inner: Any = raw_asgi) -> Any:
+def _busy_asgi(loops: int, inner: Any) -> Any:
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         for _ in range(loops):
             pass

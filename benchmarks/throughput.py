@@ -1,27 +1,24 @@
-"""``overhead.py --servers``: requests per second of a hello-world app under real servers, bare vs wrapped.
+"""``overhead.py --servers``: requests per second of hello-world and framework apps under real servers.
 
-uvicorn serves the raw ASGI app, gunicorn (one gthread worker) and waitress the
-raw WSGI app, each on 127.0.0.1; the load generator is wrk when it is on PATH (one thread,
-a few connections), otherwise a Python client sending a fixed number of
-requests over keep-alive connections. Bare, wrapped and control runs alternate, several
-rounds each; the wrapped (and control) rate over the bare rate of the same round, median
-over rounds (lowest and highest in brackets), is the percentage of throughput kept.
+uvicorn serves a raw ASGI app and a Starlette one, gunicorn (one gthread worker) and waitress a
+raw WSGI app and a Flask one (``ROWS``), each on 127.0.0.1. Every row runs three servers: the
+bare app, the app wrapped with gwinspect, and a control, the bare app after an empty loop that
+costs as much as gwinspect adds in-process (``server_apps.matching_loops``, measured in the
+server's own process): what the server loses for any work of that cost. "Kept" is a variant's
+rate over the bare rate measured with it, median over rounds (lowest and highest in brackets).
 
-The control is the bare app after an empty loop that costs as much as gwinspect adds
-in-process (``server_apps.matching_loops``, measured in the server's own process): what the
-server loses for any work of that cost, which on some servers is far more than its share of
-the request's time.
+Two methods (``--method``):
 
-Two methods (``--method``), both needing two or more CPUs and ``taskset`` to pin the servers
-and the load generator apart (sharing cores, they disturbed each other so much that the same
-bare server moved by 30% from run to run on a 2-core machine):
-
-- ``side-by-side`` (the default with wrk): the bare server and the wrapped (or control) one
-  run *at the same moment on the same CPU*, each saturated by its own wrk. The CPU is shared
-  between them fairly, so the ratio of their rates is the ratio of what a request costs each,
-  and whatever slows the machine down during a round slows both. Bare against bare gives
-  99-100% every round on a 2-core VM whose alternating rounds spread from 56% to 166%.
-- ``alternate``: one server at a time, the variants taking turns round after round.
+- ``side-by-side``, the default where wrk, ``taskset`` and two CPUs are there: the bare server
+  and the wrapped (or control) one run *at the same moment on the same CPU*, each saturated by
+  its own wrk on another CPU. The CPU is shared between them fairly, so the ratio of their rates
+  is the ratio of what a request costs each, and whatever slows the machine down during a run
+  slows both. Bare against bare gives 99-100% on a 2-core VM whose alternating rounds spread
+  from 56% to 166%.
+- ``alternate``: one server at a time, the variants taking turns round after round, with wrk or,
+  without it, a Python client over keep-alive connections. With ``taskset`` and two CPUs the
+  servers and the load generator are pinned apart: sharing cores, they disturbed each other so
+  much that the same bare server moved by 30% from run to run on a 2-core machine.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ class Recorder:
     _built: tuple[int, Trace] | None = None
     _built_head: tuple[int, Trace] | None = None
 
-    # Set by each adapter where it makes its recorder (ASGIRecorder.__init__, WSGIInspector.__call__),
+    # Set by each adapter where it makes its recorder (ASGIInspector.__call__, WSGIInspector.__call__),
     # with no call into this class: a super().__init__() call alone cost a twentieth of the
     # per-request budget (benchmarks/overhead.py, docs/performance.md).
     settings: Settings
