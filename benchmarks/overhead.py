@@ -4,6 +4,7 @@
     python benchmarks/overhead.py --cold       # the same with the CPU caches evicted before each request
     python benchmarks/overhead.py --servers    # requests/s under uvicorn and gunicorn/waitress (wrk if present)
     python benchmarks/overhead.py --big        # peak memory streaming 1 GB down and up, bare vs wrapped
+    python benchmarks/overhead.py --instructions  # instructions and cache misses per request in gunicorn (valgrind)
 
 Not a test: the figures depend on the machine. Variants are measured in the same
 process, interleaved round by round (bare, gwinspect, peers, bare, ...), so drift
@@ -86,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--servers", action="store_true", help="throughput under real servers on 127.0.0.1")
     mode.add_argument("--big", action="store_true", help="peak memory of a 1 GB download and upload")
+    mode.add_argument("--instructions", action="store_true",
+                      help="instructions and modelled cache misses per request inside gunicorn (needs valgrind)")
     parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds per variant (median reported)")
     parser.add_argument("--seconds", type=float, default=0.5, help="approximate length of the slowest variant's round")
     parser.add_argument("--apps", nargs="*", choices=list(APPS), help="only these apps (in-process mode)")
@@ -96,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--method", choices=("side-by-side", "alternate"),
                         help="--servers: bare and wrapped at once on one CPU (default with wrk), or taking turns")
     parser.add_argument("--gb", type=float, default=1.0, help="size of the --big transfers in GB")
+    parser.add_argument("--requests", type=int, default=500,
+                        help="--instructions: N, the smaller run's requests (the larger has 5N)")
+    parser.add_argument("--ll-mb", type=float, default=4.0, help="--instructions: last-level cache modelled, MB")
     args = parser.parse_args(argv)
     if args.servers:
         from benchmarks.throughput import run_servers
@@ -103,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.big:
         from benchmarks.bigmemory import run_big
         return run_big(args)
+    if args.instructions:
+        from benchmarks.instructions import run_instructions
+        return run_instructions(args)
     return run_inprocess(args)
 
 

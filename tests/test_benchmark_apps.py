@@ -87,3 +87,18 @@ def test_cold_timing_evicts_before_each_request_and_times_only_the_request(monke
             assert 0 < cold < eviction_us / 2, (cold, eviction_us)  # the 8 MB write is not in the request's time
     finally:
         loop.close()
+
+
+def test_instruction_counts_are_read_from_callgrind_output_and_differenced_per_request(tmp_path: Path) -> None:
+    from benchmarks.instructions import callgrind_totals, per_request
+    out = tmp_path / "cg.1"
+    out.write_text("version: 1\ncreator: callgrind-3.22.0\nevents: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw\n"
+                   "fn=(1) main\n0 5 1 1 0 0 0 0 0 0\ntotals: 9000 10 20 300 40 50 6 7 8\n")
+    small = callgrind_totals(out)
+    assert small == {"Ir": 9000, "Dr": 10, "Dw": 20, "I1mr": 300, "D1mr": 40, "D1mw": 50,
+                     "ILmr": 6, "DLmr": 7, "DLmw": 8}
+    large = {**small, "Ir": 49000, "I1mr": 700, "D1mr": 440}
+    row = per_request(small, large, 4000)
+    assert row["Ir"] == 10 and row["I1mr"] == 0.1 and row["D1mr"] == 0.1 and row["D1mw"] == 0
+    (tmp_path / "empty").write_text("no events here\n")
+    assert callgrind_totals(tmp_path / "empty") == {}
