@@ -127,10 +127,13 @@ def detach_environ(environ: Environ, cap: int) -> None:
         if how is None:
             how = _strategy(cls)
         if how in _STAND_IN:
-            stand_in = DefaultRepr()  # default_repr(value), written out: a call costs more
-            stand_in.cls = cls
-            stand_in.address = id(value)
-            stand_in.name = value.__qualname__ if how == _FUNCTION else None
+            # The stand-in made for the object last seen at this address, when it fits: servers make
+            # these objects per request, and they often land where the previous request's were.
+            address = id(value)
+            stand_in = _stand_ins.get(address)
+            if (stand_in is None or stand_in.cls is not cls
+                    or (how == _FUNCTION and stand_in.name != value.__qualname__)):
+                stand_in = default_repr(value)
             environ[key] = stand_in
         elif how == _TUPLE:
             try:
@@ -190,11 +193,25 @@ class DefaultRepr:
 
 
 def default_repr(value: Any) -> DefaultRepr:
+    """A stand-in for ``value``, kept for the next object met at its address.
+
+    Stand-ins are shared by the traces whose objects had the same class (and, for a function,
+    name) at the same address: their text is the same, and a stored trace then keeps two
+    objects fewer (stand-in and address) for each (every object a trace keeps costs throughput:
+    docs/performance.md).
+    """
     stand_in = DefaultRepr()
     stand_in.cls = type(value)
-    stand_in.address = id(value)
+    stand_in.address = address = id(value)
     stand_in.name = value.__qualname__ if stand_in.cls is FunctionType else None
+    if len(_stand_ins) >= _MAX_STAND_INS:  # addresses vary: keep the recent ones only
+        _stand_ins.clear()
+    _stand_ins[address] = stand_in
     return stand_in
+
+
+_MAX_STAND_INS = 256
+_stand_ins: dict[int, DefaultRepr] = {}  # by address: the stand-in last made for an object there
 
 
 _enum_texts: dict[tuple[str, int], str] = {}

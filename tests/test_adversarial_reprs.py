@@ -86,3 +86,33 @@ def test_a_finished_trace_does_not_keep_the_object_alive(make: Any) -> None:
     gc.collect()
     assert ref() is None
     assert inspector.store.list()[0].environ["x.obj"] == text  # type: ignore[index]
+
+
+def test_objects_met_at_the_same_address_share_one_stand_in_with_their_exact_repr() -> None:
+    from gwinspect import wsgi_environ
+
+    inspector = gwinspect.wrap(hello)
+    kept = Plain()
+    for _ in range(2):  # the same object twice: same class, same address
+        list(inspector({"REQUEST_METHOD": "GET", "PATH_INFO": "/", "x.obj": kept}, lambda *a: None))
+    older, newer = (source.environ["x.obj"] for source in inspector.store._ring)  # type: ignore[attr-defined]
+    assert older is newer and repr(newer) == repr(kept)
+
+    # Another class, or another function, at an address met before: its own stand-in, its own text.
+    other, func = Slotted(), nested()
+    wsgi_environ._stand_ins[id(other)] = wsgi_environ.default_repr(kept)
+    wsgi_environ._stand_ins[id(other)].address = id(other)
+    wsgi_environ._stand_ins[id(func)] = wsgi_environ.default_repr(lambda: None)
+    wsgi_environ._stand_ins[id(func)].address = id(func)
+    for value in (other, func):
+        list(inspector({"REQUEST_METHOD": "GET", "PATH_INFO": "/", "x.obj": value}, lambda *a: None))
+        assert inspector.store.list()[0].environ["x.obj"] == repr(value)  # type: ignore[index]
+
+
+def test_the_stand_ins_kept_by_address_stay_bounded() -> None:
+    from gwinspect import wsgi_environ
+
+    objects = [Plain() for _ in range(3 * wsgi_environ._MAX_STAND_INS)]
+    for value in objects:
+        wsgi_environ.default_repr(value)
+        assert len(wsgi_environ._stand_ins) <= wsgi_environ._MAX_STAND_INS
