@@ -116,12 +116,14 @@ class RecordingStartResponse:
         """
         rec = self._rec
         try:
-            if type(headers) is list:
-                headers = headers[:]  # the app may reuse or mutate its list afterwards
+            # Recorded as called: the app may change its list afterwards, and a server may add to it.
+            # The server gets the app's own list, as it would bare: wsgiref and werkzeug read it only
+            # when the first body byte goes out, so a header the app appends meanwhile is sent.
+            recorded = tuple(headers) if type(headers) is list else headers
             exc = None
             if exc_info is not _ABSENT and exc_info:  # summarised now: exc_info would keep its frames alive
                 exc = error_info(exc_info[1])
-            rec.start_args = args = (status, headers, exc)
+            rec.start_args = args = (status, recorded, exc)
             events = rec.events
             if len(events) < rec.settings.max_events and rec.state != "complete":
                 events.append((perf_counter_ns(), "start_response", args))

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import io
 import logging
+import re
 import sys
 from typing import Any
+from wsgiref.handlers import SimpleHandler
 
 import pytest
 from hypothesis import given, settings
@@ -541,3 +544,28 @@ def test_any_asgi_app_behaves_the_same_wrapped(parts: list[bytes], out_parts: li
     assert trace.complete and not trace.partial
     assert trace.request.body_size == sum(map(len, parts)) and trace.response is not None
     assert trace.response.body_size == sum(map(len, out_parts))
+
+
+def test_wsgi_server_gets_the_apps_own_headers_list_and_sees_a_header_appended_before_the_body() -> None:
+    # wsgiref (as werkzeug's server) reads the headers list when the first body byte goes out, so a header
+    # the app appends after start_response() is sent bare: it must be sent wrapped too, and the trace
+    # still shows the headers as start_response() was called with them.
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        headers = [("Content-Type", "text/plain")]
+        start_response("200 OK", headers)
+        headers.append(("X-Added-Later", "1"))
+        return [b"hi"]
+
+    def raw_response(wsgi_app: Any) -> bytes:
+        out = io.BytesIO()
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "SERVER_NAME": "x", "SERVER_PORT": "80",
+                   "SERVER_PROTOCOL": "HTTP/1.1"}
+        SimpleHandler(io.BytesIO(), out, io.StringIO(), environ).run(wsgi_app)
+        return re.sub(rb"Date: [^\r]*\r\n", b"", out.getvalue())
+
+    wrapped = gwinspect.wrap(app)
+    assert b"X-Added-Later: 1" in raw_response(app)
+    assert raw_response(wrapped) == raw_response(app)
+    recorded = wrapped.store.list()[0].events[0].fields["headers"]
+    assert recorded == [["Content-Type", "text/plain"]]
