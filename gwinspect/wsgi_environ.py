@@ -12,13 +12,13 @@ import contextlib
 import os
 import socket
 import sys
-import weakref
 from collections.abc import Iterable
-from types import FunctionType
+from types import FunctionType, MethodType
 from typing import Any
 
 from .jsonsafe import Captured, safe_repr, to_model
 from .model import Blob
+from .reprs import default_repr, method_repr, socket_repr, stand_ins_by_address, std_stream_repr
 from .types import Environ
 
 
@@ -65,15 +65,17 @@ def detached(value: Any, cap: int) -> Any:
     if isinstance(value, type):
         return value  # a class (wsgi.file_wrapper) pins nothing; its repr is made when the trace is built
     if value is sys.stderr or value is sys.stdout:
-        return _std_stream_repr(value)
+        return std_stream_repr(value)
     if cls is socket.socket:
-        return _socket_repr(value)
+        return socket_repr(value)
+    if cls is MethodType:
+        return method_repr(value)
     return safe_repr(value)
 
 
 # How detach_environ() treats values of each type, learnt on first sight: servers hand over
 # the same few types every request, so the checks in detached() run once per type, not per value.
-_KEEP, _DEFAULT_REPR, _TUPLE, _CHECK, _FUNCTION, _SOCKET = 0, 1, 2, 3, 4, 5
+_KEEP, _DEFAULT_REPR, _TUPLE, _CHECK, _FUNCTION, _SOCKET, _METHOD = 0, 1, 2, 3, 4, 5, 6
 _STAND_IN = (_DEFAULT_REPR, _FUNCTION)  # replaced by a DefaultRepr
 _PLAIN_STRATEGIES: dict[type, int] = dict.fromkeys(PLAIN_TYPES, _KEEP)
 _strategies: dict[type, int] = dict(_PLAIN_STRATEGIES)
@@ -91,6 +93,8 @@ def _strategy(cls: type) -> int:
         how = _FUNCTION  # gunicorn's wsgi.early_hints: its repr needs only its name and address too
     elif cls is socket.socket:
         how = _SOCKET  # gunicorn.socket
+    elif cls is MethodType:
+        how = _METHOD  # waitress.client_disconnected: the same connection's method, request after request
     elif cls is tuple:
         how = _TUPLE
     else:
@@ -130,7 +134,7 @@ def detach_environ(environ: Environ, cap: int) -> None:
             # The stand-in made for the object last seen at this address, when it fits: servers make
             # these objects per request, and they often land where the previous request's were.
             address = id(value)
-            stand_in = _stand_ins.get(address)
+            stand_in = stand_ins_by_address.get(address)
             if (stand_in is None or stand_in.cls is not cls
                     or (how == _FUNCTION and stand_in.name != value.__qualname__)):
                 stand_in = default_repr(value)
@@ -145,7 +149,9 @@ def detach_environ(environ: Environ, cap: int) -> None:
                 if kept is value and len(_plain_tuples) < 64:
                     _plain_tuples.add(value)
         elif how == _SOCKET:
-            environ[key] = _socket_repr(value)
+            environ[key] = socket_repr(value)
+        elif how == _METHOD:
+            environ[key] = method_repr(value)
         elif how == _CHECK:
             environ[key] = detached(value, cap)
 
@@ -168,116 +174,6 @@ def _learn(environ: Environ) -> None:
 
 
 _plain_tuples: set[tuple[Any, ...]] = set()  # tuples of plain values seen: they pin nothing, keep them
-
-
-class DefaultRepr:
-    """Stands in for an object whose repr is the default one, without keeping the object alive.
-
-    ``repr()`` of it is exactly the object's own: ``<module.Class object at 0x...>`` (or
-    ``<function name at 0x...>``), formatted only if the trace is ever read (formatting the
-    address costs more than making this object).
-    """
-
-    __slots__ = ("address", "cls", "name")
-    cls: type
-    address: int
-    name: str | None  # a function's qualified name; None for any other object
-
-    def __repr__(self) -> str:
-        if self.name is not None:
-            return f"<function {self.name} at {self.address:#x}>"
-        module, qualname = self.cls.__module__, self.cls.__qualname__
-        if isinstance(module, str) and module != "builtins":
-            return f"<{module}.{qualname} object at {self.address:#x}>"
-        return f"<{self.cls.__name__} object at {self.address:#x}>"
-
-
-def default_repr(value: Any) -> DefaultRepr:
-    """A stand-in for ``value``, kept for the next object met at its address.
-
-    Stand-ins are shared by the traces whose objects had the same class (and, for a function,
-    name) at the same address: their text is the same, and a stored trace then keeps two
-    objects fewer (stand-in and address) for each (every object a trace keeps costs throughput:
-    docs/performance.md).
-    """
-    stand_in = DefaultRepr()
-    stand_in.cls = type(value)
-    stand_in.address = address = id(value)
-    stand_in.name = value.__qualname__ if stand_in.cls is FunctionType else None
-    if len(_stand_ins) >= _MAX_STAND_INS:  # addresses vary: keep the recent ones only
-        _stand_ins.clear()
-    _stand_ins[address] = stand_in
-    return stand_in
-
-
-_MAX_STAND_INS = 256
-_stand_ins: dict[int, DefaultRepr] = {}  # by address: the stand-in last made for an object there
-
-
-_enum_texts: dict[tuple[str, int], str] = {}
-
-
-def _socket_repr(sock: socket.socket) -> str:
-    """``repr(sock)`` exactly as socket.socket.__repr__ writes it (gunicorn puts its socket in the environ).
-
-    The stock repr converts family and type to enums on every call, which costs more than the
-    two system calls; here each distinct value is converted once.
-    """
-    try:
-        closed = getattr(sock, "_closed", False)
-        cached = None if closed else _open_socket_reprs.get(id(sock))
-        if cached is not None and cached[0]() is sock and cached[1] == sock.fileno():
-            return cached[2]  # a kept-alive connection: same socket, same addresses, no system calls
-        family, kind = _RAW_SOCKET.family.__get__(sock), _RAW_SOCKET.type.__get__(sock)  # type: ignore[attr-defined]
-        family_text = _enum_texts.get(("family", family))
-        if family_text is None:
-            family_text = _enum_texts[("family", family)] = "%s" % (sock.family,)  # noqa: UP031 -- as the stdlib
-        kind_text = _enum_texts.get(("type", kind))
-        if kind_text is None:
-            kind_text = _enum_texts[("type", kind)] = "%s" % (sock.type,)  # noqa: UP031
-        text = "<%s.%s%s fd=%i, family=%s, type=%s, proto=%i" % (  # noqa: UP031
-            type(sock).__module__, type(sock).__qualname__, " [closed]" if closed else "", sock.fileno(),
-            family_text, kind_text, sock.proto)
-        if not closed:
-            for name, method in (("laddr", sock.getsockname), ("raddr", sock.getpeername)):
-                try:
-                    address = method()
-                    if address:
-                        text += f", {name}={address}"
-                except (OSError, AttributeError):
-                    pass
-        text += ">"
-        if not closed:
-            if len(_open_socket_reprs) >= 1024:  # connections come and go: keep only recent ones
-                _open_socket_reprs.clear()
-            _open_socket_reprs[id(sock)] = (weakref.ref(sock), sock.fileno(), text)
-        return text
-    except Exception:
-        return safe_repr(sock)
-
-
-# Reprs of sockets still open, by id(): a plain dict lookup, where a WeakKeyDictionary's is a Python call.
-# The weak reference tells that the socket under that id is still the same one, without keeping it.
-_open_socket_reprs: dict[int, tuple[weakref.ref[socket.socket], int, str]] = {}
-
-
-_RAW_SOCKET = socket.socket.__mro__[1]  # _socket.socket: its family/type are the plain integers
-
-
-_std_reprs: dict[int, tuple[Any, str]] = {}
-
-
-def _std_stream_repr(stream: Any) -> str:
-    """wsgi.errors is sys.stderr for most servers: the same object, and the same (costly) repr, every request."""
-    cached = _std_reprs.get(id(stream))
-    if cached is not None and cached[0] is stream:
-        return cached[1]
-    text = safe_repr(stream)
-    if len(_std_reprs) >= 8:  # sys.stderr replaced again and again (test runners): keep only the current ones
-        _std_reprs.clear()
-    _std_reprs[id(stream)] = (stream, text)
-    return text
-
 
 
 def describe_file(wrapper: Any) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """A finished WSGI trace lets go of the server's objects but shows each one exactly as ``repr()`` did.
 
 gwinspect detaches the environ when a request finishes, cheaply (see
-``gwinspect.wsgi.detached``): default reprs are formatted later from the type and
+``gwinspect.wsgi_environ`` and ``gwinspect.reprs``): default reprs are formatted later from the type and
 address, sockets without the stdlib's per-call enum conversions. The text must
 be what ``repr()`` of the live object gave, whatever the object.
 """
@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 import gwinspect
+from gwinspect import reprs
 from gwinspect.jsonsafe import to_model
 
 
@@ -89,8 +90,6 @@ def test_a_finished_trace_does_not_keep_the_object_alive(make: Any) -> None:
 
 
 def test_objects_met_at_the_same_address_share_one_stand_in_with_their_exact_repr() -> None:
-    from gwinspect import wsgi_environ
-
     inspector = gwinspect.wrap(hello)
     kept = Plain()
     for _ in range(2):  # the same object twice: same class, same address
@@ -100,19 +99,51 @@ def test_objects_met_at_the_same_address_share_one_stand_in_with_their_exact_rep
 
     # Another class, or another function, at an address met before: its own stand-in, its own text.
     other, func = Slotted(), nested()
-    wsgi_environ._stand_ins[id(other)] = wsgi_environ.default_repr(kept)
-    wsgi_environ._stand_ins[id(other)].address = id(other)
-    wsgi_environ._stand_ins[id(func)] = wsgi_environ.default_repr(lambda: None)
-    wsgi_environ._stand_ins[id(func)].address = id(func)
+    reprs.stand_ins_by_address[id(other)] = reprs.default_repr(kept)
+    reprs.stand_ins_by_address[id(other)].address = id(other)
+    reprs.stand_ins_by_address[id(func)] = reprs.default_repr(lambda: None)
+    reprs.stand_ins_by_address[id(func)].address = id(func)
     for value in (other, func):
         list(inspector({"REQUEST_METHOD": "GET", "PATH_INFO": "/", "x.obj": value}, lambda *a: None))
         assert inspector.store.list()[0].environ["x.obj"] == repr(value)  # type: ignore[index]
 
 
 def test_the_stand_ins_kept_by_address_stay_bounded() -> None:
-    from gwinspect import wsgi_environ
-
-    objects = [Plain() for _ in range(3 * wsgi_environ._MAX_STAND_INS)]
+    objects = [Plain() for _ in range(3 * reprs._MAX_STAND_INS)]
     for value in objects:
-        wsgi_environ.default_repr(value)
-        assert len(wsgi_environ._stand_ins) <= wsgi_environ._MAX_STAND_INS
+        reprs.default_repr(value)
+        assert len(reprs.stand_ins_by_address) <= reprs._MAX_STAND_INS
+
+
+class Channel:
+    """Like waitress's connection channel: a repr of its own, and a bound method of it in every environ."""
+
+    def __init__(self) -> None:
+        self.reprs = 0
+
+    def __repr__(self) -> str:
+        self.reprs += 1
+        return f"<Channel connected at {id(self):#x}>"
+
+    def check_client_disconnected(self) -> bool:
+        return False
+
+
+def test_a_bound_method_shows_its_exact_repr_made_once_per_object_and_does_not_keep_it_alive() -> None:
+    inspector = gwinspect.wrap(hello)
+    channel = Channel()
+    expected = repr(channel.check_client_disconnected)
+    before = channel.reprs
+    for _ in range(3):  # one kept-alive connection, three requests
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "x.disconnected": channel.check_client_disconnected}
+        list(inspector(environ, lambda *a: None))
+    assert [t.environ["x.disconnected"] for t in inspector.store.list()] == [expected] * 3  # type: ignore[index]
+    assert channel.reprs == before + 1  # formatted for the first request only
+    other = Channel()  # another object: its own text
+    list(inspector({"REQUEST_METHOD": "GET", "PATH_INFO": "/", "x.disconnected": other.check_client_disconnected},
+                   lambda *a: None))
+    assert inspector.store.list()[0].environ["x.disconnected"] == repr(other.check_client_disconnected)  # type: ignore[index]
+    ref = weakref.ref(channel)
+    del channel, environ
+    gc.collect()
+    assert ref() is None
