@@ -133,21 +133,21 @@ def method_repr(method: MethodType) -> str:
     The text is the one from the first time the method was met; a repr that changes while its
     object lives (the channel's would say so if it stopped being connected) keeps that first text.
     """
-    owner = method.__self__
-    key = (id(owner), id(method.__func__))
+    owner, func = method.__self__, method.__func__
+    key = (id(owner), id(func))
     cached = _method_reprs.get(key)
-    if cached is not None and cached[0]() is owner:
-        return cached[1]
+    if cached is not None and cached[0]() is owner and cached[1]() is func:
+        return cached[2]
     text = safe_repr(method)
     try:
-        ref = weakref.ref(owner)
-    except TypeError:  # no weak references to it: made every time
+        refs = weakref.ref(owner), weakref.ref(func)
+    except TypeError:  # no weak references to one of them: made every time
         return text
     if len(_method_reprs) >= 1024:  # connections come and go: keep only recent ones
         _method_reprs.clear()
-    _method_reprs[key] = (ref, text)
+    _method_reprs[key] = (*refs, text)
     return text
 
 
-# By (id of the bound object, id of the function); the weak reference tells the object is still the same one.
-_method_reprs: dict[tuple[int, int], tuple[weakref.ref[Any], str]] = {}
+# By (id of the bound object, id of the function); the weak references tell both are still the same ones.
+_method_reprs: dict[tuple[int, int], tuple[weakref.ref[Any], weakref.ref[Any], str]] = {}
