@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from benchmarks.machine import describe
-from tests.realserver import ROOT, free_port, stop, wait_for_port
+from benchmarks.throughput import SERVERS
+from tests.realserver import ROOT, free_port, serve
 
 EVENTS = ("Ir", "I1mr", "D1mr", "D1mw", "DLmr", "DLmw")  # what the table reports, from callgrind's event list
 WARM_UP = 300
@@ -60,20 +59,15 @@ def run_once(target: str, requests: int, ll_bytes: int) -> dict[str, int]:
     """Serve ``WARM_UP`` then ``requests`` requests under callgrind; the worker's totals."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="gwinspect-cg-") as out:
-        cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=thread_run",
-               "--cache-sim=yes", "--I1=32768,8,64", "--D1=49152,12,64", f"--LL={ll_bytes},16,64",
-               f"--callgrind-out-file={out}/cg.%p",
-               sys.executable, "-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", "4",
-               "-b", f"127.0.0.1:{port}", "--log-level", "warning", target]
-        env = dict(os.environ, PYTHONHASHSEED="0", PYTHONPATH=str(ROOT))
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, start_new_session=True)
-        try:
-            wait_for_port(port, 300, proc)
+        callgrind = ["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=thread_run",
+                     "--cache-sim=yes", "--I1=32768,8,64", "--D1=49152,12,64", f"--LL={ll_bytes},16,64",
+                     f"--callgrind-out-file={out}/cg.%p"]
+        # Started, waited for and stopped slowly: under valgrind a server takes many times longer for
+        # each, and callgrind writes its file only once gunicorn has stopped its worker gracefully.
+        with serve([*callgrind, *SERVERS["gunicorn gthread"](target, port)], port, cwd=ROOT,
+                   env={"PYTHONHASHSEED": "0"}, timeout=300, stop_timeout=300):
             _requests(port, WARM_UP)
             _requests(port, requests)
-        finally:
-            stop(proc, timeout=300)  # gunicorn stops its worker gracefully; callgrind then writes its file
         # The master forks the worker; only the worker has request threads, so it has the largest totals.
         totals = [callgrind_totals(p) for p in Path(out).glob("cg.*")]
     return max(totals, key=lambda t: t.get("Ir", 0), default={})

@@ -50,8 +50,13 @@ def stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM, timeout: float 
 
 @contextmanager
 def serve(cmd: Sequence[str], port: int, *, cwd: str | os.PathLike[str] | None = None,
-          env: dict[str, str] | None = None, timeout: float = 20.0) -> Iterator[subprocess.Popen[str]]:
-    """Run ``cmd`` (which must listen on ``port``) for the duration of the block."""
+          env: dict[str, str] | None = None, timeout: float = 20.0,
+          stop_timeout: float = 15.0) -> Iterator[subprocess.Popen[str]]:
+    """Run ``cmd`` (which must listen on ``port``) for the duration of the block.
+
+    ``timeout`` bounds the wait for it to listen, ``stop_timeout`` the wait for it to exit after
+    SIGTERM (then SIGKILL).
+    """
     full_env = dict(os.environ, PYTHONUNBUFFERED="1")
     full_env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(ROOT), str(cwd or ""), full_env.get("PYTHONPATH", "")) if p)
@@ -62,7 +67,7 @@ def serve(cmd: Sequence[str], port: int, *, cwd: str | os.PathLike[str] | None =
         wait_for_port(port, timeout, proc)
         yield proc
     finally:
-        stop(proc)
+        stop(proc, timeout=stop_timeout)
 
 
 PYTHON = sys.executable
