@@ -1,12 +1,13 @@
 """The hello-world apps the ``--servers`` and ``--big`` benchmarks serve, bare and wrapped with gwinspect defaults.
 
-Each app comes as ``<app>_bare``, ``<app>_wrapped`` and ``<app>_control``, for ``<app>`` one of
-``asgi`` and ``wsgi`` (raw hello-world apps), ``starlette`` and ``flask``. A control is the bare
-app after an empty loop that costs, in the server's own process, as much time as gwinspect
-adds to one request in-process. It shows how much of the throughput a server loses for *any*
-work of that cost, gwinspect or not. The framework apps and the controls are made on first
-use (module ``__getattr__``): a server serving the raw app does not import the frameworks,
-and measuring a loop takes a few seconds.
+Each app comes as ``<app>_bare``, ``<app>_wrapped``, ``<app>_control`` and ``<app>_floor``, for
+``<app>`` one of ``asgi`` and ``wsgi`` (raw hello-world apps), ``starlette`` and ``flask``. A
+control is the bare app after an empty loop that costs, in the server's own process, as much
+time as gwinspect adds to one request in-process. It shows how much of the throughput a server
+loses for *any* work of that cost, gwinspect or not. A floor is the bare app wrapped in the least
+recording middleware that keeps its last 500 requests (``benchmarks/floor.py``). The framework
+apps and the controls are made on first use (module ``__getattr__``): a server serving the raw
+app does not import the frameworks, and measuring a loop takes a few seconds.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import statistics
 from typing import Any
 
 import gwinspect
+from benchmarks.floor import floor_asgi, floor_wsgi
 from benchmarks.inprocess import Timer
 from benchmarks.peers import flask_app, raw_asgi, raw_wsgi, starlette_app
 from tests.matrix_apps import wsgi_bare as matrix_wsgi
@@ -82,13 +84,15 @@ def matching_loops(protocol: str, rounds: int = 7, n: int = 3000, app: str | Non
 
 def __getattr__(name: str) -> Any:
     app_name, _, variant = name.rpartition("_")
-    if app_name not in APPS or variant not in ("bare", "wrapped", "control"):
+    if app_name not in APPS or variant not in ("bare", "wrapped", "control", "floor"):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     protocol, make = APPS[app_name]
     if variant == "bare":
         app = make()
     elif variant == "wrapped":
         app = gwinspect.wrap(make())
+    elif variant == "floor":
+        app = (floor_wsgi if protocol == "wsgi" else floor_asgi)(make())
     else:
         busy = _busy_wsgi if protocol == "wsgi" else _busy_asgi
         app = busy(matching_loops(protocol, app=app_name), make())

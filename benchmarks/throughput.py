@@ -1,16 +1,19 @@
 """``overhead.py --servers``: requests per second of hello-world and framework apps under real servers.
 
 uvicorn serves a raw ASGI app and a Starlette one, gunicorn (one gthread worker) and waitress a
-raw WSGI app and a Flask one (``ROWS``), each on 127.0.0.1. Every row runs three servers: the
-bare app, the app wrapped with gwinspect, and a control, the bare app after an empty loop that
+raw WSGI app and a Flask one (``ROWS``), each on 127.0.0.1. Every row runs four servers: the
+bare app, the app wrapped with gwinspect, a control, the bare app after an empty loop that
 costs as much as gwinspect adds in-process (``server_apps.matching_loops``, measured in the
-server's own process): what the server loses for any work of that cost. "Kept" is a variant's
-rate over the bare rate measured with it, median over rounds (lowest and highest in brackets).
+server's own process): what the server loses for any work of that cost, and a floor, the bare
+app wrapped in the least recording middleware that keeps its last 500 requests
+(``benchmarks/floor.py``): about the least any pure-Python recorder keeping as many would lose. "Kept" is
+a variant's rate over the bare rate measured with it, median over rounds (lowest and highest in
+brackets).
 
 Two methods (``--method``):
 
 - ``side-by-side``, the default where wrk, ``taskset`` and two CPUs are there: the bare server
-  and the wrapped (or control) one run *at the same moment on the same CPU*, each saturated by
+  and the wrapped (or control, or floor) one run *at the same moment on the same CPU*, each saturated by
   its own wrk on another CPU. The CPU is shared between them fairly, so the ratio of their rates
   is the ratio of what a request costs each, and whatever slows the machine down during a run
   slows both. Bare against bare gives 99-100% on a 2-core VM whose alternating rounds spread
@@ -95,7 +98,7 @@ def python_client(port: int, seconds: float, connections: int) -> float:
     return sum(counts) / (time.monotonic() - start)
 
 
-VARIANTS = ("bare", "wrapped", "control")
+VARIANTS = ("bare", "wrapped", "control", "floor")
 
 
 def run_servers(args: argparse.Namespace) -> int:
@@ -113,8 +116,9 @@ def run_servers(args: argparse.Namespace) -> int:
            " did with about half of it" if method == "side-by-side" else "one server at a time, taking turns")
     print(f"Machine: {describe()}\nLoad generator: {label}, {args.duration:g} s per run, "
           f"{args.rounds} rounds, {how}\n")
-    print("| server | bare req/s | gwinspect req/s | kept | kept with a plain loop instead (same in-process cost) |")
-    print("|---|---:|---:|---:|---:|")
+    print("| server | bare req/s | gwinspect req/s | kept | kept with a plain loop instead (same in-process cost)"
+          " | kept by the least recorder keeping 500 requests |")
+    print("|---|---:|---:|---:|---:|---:|")
     for server, app_label, app in ROWS:
         name = f"{server} ({app_label})"
         if args.server and args.server.lower() not in name.lower():
@@ -145,8 +149,8 @@ def run_servers(args: argparse.Namespace) -> int:
                 for tag in ratios:  # paired by round: a machine slowing down for a while slows both sides
                     ratios[tag].append(this_round[tag] / this_round["bare"])
         bare, wrapped = statistics.median(rates["bare"]), statistics.median(rates["wrapped"])
-        print(f"| {name} | {bare:,.0f} | {wrapped:,.0f} | {_kept(ratios['wrapped'])} | {_kept(ratios['control'])} |",
-              flush=True)
+        print(f"| {name} | {bare:,.0f} | {wrapped:,.0f} | {_kept(ratios['wrapped'])} | {_kept(ratios['control'])}"
+              f" | {_kept(ratios['floor'])} |", flush=True)
         if most_idle > 0.05:
             print(f"  {name}: the servers' CPU was {most_idle:.0%} idle in one run: the load generator did not"
                   " keep them busy, so the ratios understate the difference", file=sys.stderr)

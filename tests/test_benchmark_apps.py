@@ -40,6 +40,34 @@ def test_control_apps_answer_as_the_bare_ones() -> None:
     assert messages(server_apps.asgi_control) == messages(server_apps.asgi_bare)
 
 
+def test_floor_apps_answer_as_the_bare_ones_and_keep_their_last_requests() -> None:
+    from benchmarks.floor import floor_asgi, floor_wsgi
+    from benchmarks.peers import raw_asgi, raw_wsgi
+    wsgi = floor_wsgi(raw_wsgi, keep=3)
+    bare = run_wsgi(raw_wsgi, make_environ())
+    for _ in range(5):
+        run = run_wsgi(wsgi, make_environ())
+        assert (run.start_calls, run.chunks) == (bare.start_calls, bare.chunks)
+    assert len(wsgi.records) == 3
+    started, environ, (_, status, _headers), (_, chunk), ended = wsgi.records[-1]
+    assert environ["PATH_INFO"] == "/" and status == "200 OK" and chunk == bare.chunks[0] and ended >= started
+
+    asgi = floor_asgi(raw_asgi, keep=2)
+    sent: list[dict[str, object]] = []
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+    for _ in range(3):
+        asyncio.run(asgi({"type": "http", "method": "GET", "path": "/", "headers": []}, None, send))
+    bare_sent: list[dict[str, object]] = []
+
+    async def bare_send(message: dict[str, object]) -> None:
+        bare_sent.append(message)
+    asyncio.run(raw_asgi({"type": "http", "method": "GET", "path": "/", "headers": []}, None, bare_send))
+    assert sent == bare_sent * 3 and len(asgi.records) == 2
+    assert [m for _, m in asgi.records[-1][2:4]] == bare_sent
+
+
 @pytest.mark.servers
 @pytest.mark.timeout(180)
 def test_servers_mode_measures_a_server_and_prints_its_row(capsys: pytest.CaptureFixture[str]) -> None:
