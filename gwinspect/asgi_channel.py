@@ -7,14 +7,32 @@ hold the callables. So a stored trace never keeps the server's connection object
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import inspect
+from collections.abc import Callable, Mapping
 from time import perf_counter_ns
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .types import Message, Receive, Send
 
 if TYPE_CHECKING:
     from .asgi import ASGIRecorder
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def marked_coroutine_function(func: _F) -> _F:
+    """Make ``func`` pass for a coroutine function, as servers' own ``send`` is (``async def``).
+
+    asgiref's ``async_to_sync(send)``, which Channels' sync consumers call on every connection,
+    warns when given a callable not so marked, and ``asyncio.iscoroutinefunction(send)`` would
+    answer differently than bare. It returns an awaitable, so the mark tells the truth.
+    ``inspect.iscoroutinefunction`` sees the mark from Python 3.12 only.
+    """
+    if hasattr(inspect, "markcoroutinefunction"):  # Python 3.12+
+        return inspect.markcoroutinefunction(func)
+    func._is_coroutine = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]  # asyncio's check before 3.12
+    return func
 
 
 class ASGIChannel:
@@ -53,6 +71,7 @@ class ASGIChannel:
             rec.fail(bug)
         return message
 
+    @marked_coroutine_function
     def send(self, message: Message) -> Any:
         """Records the message and hands back the server's own awaitable (not a coroutine of ours).
 

@@ -442,3 +442,34 @@ def test_recorded_headers_are_not_changed_by_an_outer_layer_appending_in_place()
     d = only_trace(inspector)
     assert [blob_bytes(k) for k, _ in messages(d, "send")[0]["headers"]] == [b"content-type", b"x-parts"]
     assert [k for k, _ in d["response"]["headers"]] == ["content-type", "x-parts"]
+
+
+def test_send_and_receive_pass_for_coroutine_functions_as_the_servers_own_do() -> None:
+    # asgiref's async_to_sync(send), which Channels' sync consumers call, warns about a callable not
+    # marked as a coroutine function; the servers' own send and receive are `async def`.
+    import warnings
+
+    from asgiref.sync import async_to_sync, sync_to_async
+
+    def checks(seen: dict[str, Any]) -> Any:
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            seen["send"] = asyncio.iscoroutinefunction(send)
+            seen["receive"] = asyncio.iscoroutinefunction(receive)
+            await receive()
+
+            def sync_part() -> None:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    async_to_sync(send)({"type": "http.response.start", "status": 200, "headers": []})
+                    async_to_sync(send)({"type": "http.response.body", "body": b"ok"})
+                seen["warnings"] = [str(w.message) for w in caught]
+            await sync_to_async(sync_part)()
+        return app
+    bare: dict[str, Any] = {}
+    wrapped_seen: dict[str, Any] = {}
+    bare_out = run_asgi(checks(bare), http_scope(), request_messages())
+    inspector = gwinspect.wrap(checks(wrapped_seen))
+    out = run_asgi(inspector, http_scope(), request_messages())
+    assert bare == wrapped_seen == {"send": True, "receive": True, "warnings": []}
+    assert out.exception is None and out.sent == bare_out.sent
+    assert only_trace(inspector)["response"]["status"] == 200
