@@ -152,8 +152,8 @@ class ASGIInspector:
     """ASGI middleware: ``gwinspect.wrap(app)`` or ``app.add_middleware(ASGIInspector, ...)``."""
 
     def __init__(self, app: Any, **options: Any) -> None:
-        from .detect import asgi_style
-        self.app: ASGIApp = asgi2_to_asgi3(app) if asgi_style(app) == "asgi2" else app
+        from .detect import is_asgi2
+        self.app: ASGIApp = asgi2_to_asgi3(app) if is_asgi2(app) else app
         self.settings = make_settings(**options)
         self.store = self.settings.store
 

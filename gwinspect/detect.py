@@ -56,6 +56,21 @@ def asgi_style(app: Any) -> Style | None:
     return _BY_ARITY.get(_positional_arity(app) or -1)
 
 
+def is_asgi2(app: Any) -> bool:
+    """For an app known to be ASGI: is it an ASGI 2 double-callable?
+
+    A class without ``__await__`` is one whatever its constructor's parameters, as servers tell
+    (uvicorn's ``interface="auto"``): ``__init__(self, scope, *args)`` takes the scope just as well.
+    """
+    style = asgi_style(app)
+    if style is None:
+        target = app
+        while isinstance(target, functools.partial):
+            target = target.func
+        return inspect.isclass(target)  # one with __await__ is "asgi3" already
+    return style == "asgi2"
+
+
 def detect_protocol(app: Any) -> Literal["wsgi", "asgi"]:
     style = asgi_style(app)
     if style is None:

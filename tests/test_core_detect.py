@@ -142,6 +142,26 @@ def test_asgi2_double_callable_is_adapted_and_recorded() -> None:
     assert d["protocol"] == "asgi" and d["response"]["status"] == 200
 
 
+class Asgi2TakingMore:
+    """ASGI 2 with a constructor passing extra arguments on, as a subclass shim might: uvicorn's
+    ``interface="auto"`` serves any class without ``__await__`` as ASGI 2."""
+
+    def __init__(self, scope: Any, *args: Any, **kwargs: Any) -> None:
+        self.app = Asgi2(scope)
+
+    async def __call__(self, receive: Any, send: Any) -> None:
+        await self.app(receive, send)
+
+
+def test_an_asgi2_class_is_adapted_whatever_its_constructor_takes() -> None:
+    with pytest.raises(TypeError):  # WSGI or ASGI cannot be told from (scope, *args)
+        gwinspect.wrap(Asgi2TakingMore)
+    wrapped = gwinspect.wrap(Asgi2TakingMore, protocol="asgi")
+    out = run_asgi(wrapped, http_scope("/two"), request_messages())
+    assert out.exception is None and out.sent[-1]["body"] == b"two:/two"
+    assert only_trace(wrapped)["response"]["status"] == 200
+
+
 @pytest.mark.parametrize("protocol", ["wsgi", "asgi"])
 def test_protocol_override_wins(protocol: str) -> None:
     def ambiguous(*args: Any) -> Any:  # *args: detection cannot tell
