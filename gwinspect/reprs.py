@@ -9,11 +9,13 @@ connection's socket, ``sys.stderr``, a connection's bound method).
 from __future__ import annotations
 
 import socket
+import sys
 import weakref
 from types import FunctionType, MethodType
 from typing import Any
 
-from .jsonsafe import safe_repr
+from .jsonsafe import Captured, safe_repr, to_model
+from .model import Blob
 
 
 class DefaultRepr:
@@ -151,3 +153,33 @@ def method_repr(method: MethodType) -> str:
 
 # By (id of the bound object, id of the function); the weak references tell both are still the same ones.
 _method_reprs: dict[tuple[int, int], tuple[weakref.ref[Any], weakref.ref[Any], str]] = {}
+
+
+PLAIN_TYPES = (str, int, bool, type(None))
+# Values to_model() converts structurally; anything else ends up as its repr.
+_MODELLED = (str, int, bool, float, bytes, bytearray, memoryview, dict, list, tuple, Captured, Blob)
+
+
+def detached(value: Any, cap: int) -> Any:
+    """What a finished trace keeps of a value the server or app handed over: the model value
+    to_model() gives, built cheaply, so that the trace does not keep the object alive.
+
+    This runs once per request for environ values, so it avoids to_model()'s chain of checks
+    for the usual server objects (wsgi.input, wsgi.errors, sockets): their repr is all a trace shows.
+    """
+    if type(value) is tuple and all(type(item) in PLAIN_TYPES for item in value):
+        return value  # wsgi.version: pins nothing; becomes a list when the trace is built
+    if value is None or isinstance(value, _MODELLED):
+        return to_model(value, cap)
+    cls = type(value)
+    if cls.__repr__ is object.__repr__ or cls is FunctionType:
+        return default_repr(value)  # the usual server objects: their repr needs only their type and address
+    if isinstance(value, type):
+        return value  # a class (wsgi.file_wrapper) pins nothing; its repr is made when the trace is built
+    if value is sys.stderr or value is sys.stdout:
+        return std_stream_repr(value)
+    if cls is socket.socket:
+        return socket_repr(value)
+    if cls is MethodType:
+        return method_repr(value)
+    return safe_repr(value)

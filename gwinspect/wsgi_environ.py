@@ -16,9 +16,8 @@ from collections.abc import Iterable
 from types import FunctionType, MethodType
 from typing import Any
 
-from .jsonsafe import Captured, safe_repr, to_model
-from .model import Blob
-from .reprs import default_repr, method_repr, socket_repr, stand_ins_by_address, std_stream_repr
+from .jsonsafe import safe_repr
+from .reprs import PLAIN_TYPES, default_repr, detached, method_repr, socket_repr, stand_ins_by_address
 from .types import Environ
 
 
@@ -42,35 +41,6 @@ def environ_headers(env: Environ) -> list[tuple[str, str]]:
         elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
             headers.append((key.replace("_", "-").lower(), wsgi_text(value)))
     return headers
-
-
-PLAIN_TYPES = (str, int, bool, type(None))
-# Values to_model() converts structurally; anything else ends up as its repr.
-_MODELLED = (str, int, bool, float, bytes, bytearray, memoryview, dict, list, tuple, Captured, Blob)
-
-
-def detached(value: Any, cap: int) -> Any:
-    """What a finished trace keeps of one environ value: the model value to_model() gives, built cheaply.
-
-    This runs once per request, so it avoids to_model()'s chain of checks for the usual
-    server objects (wsgi.input, wsgi.errors, sockets): their repr is all a trace shows.
-    """
-    if type(value) is tuple and all(type(item) in PLAIN_TYPES for item in value):
-        return value  # wsgi.version: pins nothing; becomes a list when the trace is built
-    if value is None or isinstance(value, _MODELLED):
-        return to_model(value, cap)
-    cls = type(value)
-    if cls.__repr__ is object.__repr__ or cls is FunctionType:
-        return default_repr(value)  # the usual server objects: their repr needs only their type and address
-    if isinstance(value, type):
-        return value  # a class (wsgi.file_wrapper) pins nothing; its repr is made when the trace is built
-    if value is sys.stderr or value is sys.stdout:
-        return std_stream_repr(value)
-    if cls is socket.socket:
-        return socket_repr(value)
-    if cls is MethodType:
-        return method_repr(value)
-    return safe_repr(value)
 
 
 # How detach_environ() treats values of each type, learnt on first sight: servers hand over

@@ -473,3 +473,28 @@ def test_send_and_receive_pass_for_coroutine_functions_as_the_servers_own_do() -
     assert bare == wrapped_seen == {"send": True, "receive": True, "warnings": []}
     assert out.exception is None and out.sent == bare_out.sent
     assert only_trace(inspector)["response"]["status"] == 200
+
+
+def test_an_object_the_app_sends_is_not_kept_alive_by_the_stored_trace(tmp_path: Any) -> None:
+    # http.response.zerocopysend hands the server an open file: bare, it is closed once the app lets
+    # go of it; a stored trace holding it would keep its descriptor open for 500 more requests.
+    import gc
+    import weakref
+    path = tmp_path / "f"
+    path.write_bytes(b"data")
+    refs: list[Any] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        f = open(path, "rb")  # noqa: SIM115 -- closed by being freed, as an app relying on that would be
+        refs.append(weakref.ref(f))
+        await send({"type": "http.response.zerocopysend", "file": f, "more_body": False})
+    inspector = gwinspect.wrap(app)
+    out = run_asgi(inspector, http_scope(), request_messages())
+    assert out.exception is None and out.sent[-1]["file"].name == str(path)
+    del out
+    gc.collect()
+    assert refs[0]() is None
+    sent = [e for e in only_trace(inspector)["events"] if e["kind"] == "send"]
+    assert sent[-1]["message"]["file"].startswith("<_io.BufferedReader name=")
