@@ -9,7 +9,7 @@ the server can still use sendfile; they are recorded when returned.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from time import perf_counter_ns, time
 from typing import Any
 
@@ -20,7 +20,14 @@ from .recorder import Recorder, exception_fields
 from .redact import Redactor
 from .types import Environ, StartResponse, WSGIApp
 from .wsgi_environ import describe_file, detach_environ, environ_headers, wsgi_text
-from .wsgi_streams import RecordingInput, RecordingIterable, RecordingStartResponse, SizedRecordingIterable, make
+from .wsgi_streams import (
+    RecordingInput,
+    RecordingIterable,
+    RecordingIterator,
+    RecordingStartResponse,
+    SizedRecordingIterable,
+    make,
+)
 
 logger = logging.getLogger("gwinspect")
 
@@ -275,7 +282,9 @@ def _wrap_result(result: Iterable[bytes], rec: WSGIRecorder, environ: Environ) -
         if isinstance(file_wrapper, type) and isinstance(result, file_wrapper):
             rec.on_file(result)  # same object back: the server may sendfile() it
             return result
-        return make(SizedRecordingIterable if hasattr(result, "__len__") else RecordingIterable, result, rec)
+        if hasattr(result, "__len__"):
+            return make(SizedRecordingIterable, result, rec)
+        return make(RecordingIterator if isinstance(result, Iterator) else RecordingIterable, result, rec)
     except ProtocolViolation:
         raise  # strict=True: the file response broke an error-level rule
     except Exception as bug:

@@ -9,6 +9,7 @@ cheaply as possible because this runs once per request.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import socket
 import sys
@@ -147,14 +148,19 @@ _plain_tuples: set[tuple[Any, ...]] = set()  # tuples of plain values seen: they
 
 
 def describe_file(wrapper: Any) -> dict[str, Any]:
-    """What can be told of a file_wrapper without reading it (the server sends it)."""
+    """What can be told of a file_wrapper without reading it, or changing it (the server sends it)."""
     info: dict[str, Any] = {"wrapper": type(wrapper).__qualname__}
-    filelike = next((getattr(wrapper, a) for a in ("filelike", "file", "f") if getattr(wrapper, a, None)), None)
+    filelike = next((f for f in (getattr(wrapper, a, None) for a in ("filelike", "file", "f")) if f is not None), None)
     if filelike is not None:
         name = getattr(filelike, "name", None)
         if isinstance(name, str):
             info["name"] = name
-        with contextlib.suppress(Exception):  # not a real file (BytesIO...): size unknown
-            info["size"] = os.fstat(filelike.fileno()).st_size - filelike.tell()
+        # Only where the size is the open file's: fileno() of another file-like object may do work (a
+        # SpooledTemporaryFile moves its data from memory to disk), and tell() may not count bytes.
+        if isinstance(filelike, _REAL_FILES):
+            with contextlib.suppress(Exception):  # closed, or not a regular file: size unknown
+                info["size"] = os.fstat(filelike.fileno()).st_size - filelike.tell()
     return info
 
+
+_REAL_FILES = (io.FileIO, io.BufferedReader, io.BufferedRandom)

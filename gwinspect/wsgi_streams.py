@@ -44,18 +44,19 @@ class RecordingInput:
     _rec: WSGIRecorder
     _lines: Iterator[bytes]  # made by the first __next__
 
-    def read(self, *args: Any) -> bytes:
-        data: bytes = self._inner.read(*args)
+    # Keyword arguments too: gunicorn's Body takes read(size=...), and the app must not see a difference.
+    def read(self, *args: Any, **kwargs: Any) -> bytes:
+        data: bytes = self._inner.read(*args, **kwargs)
         self._rec.on_input("read", data)
         return data
 
-    def readline(self, *args: Any) -> bytes:
-        data: bytes = self._inner.readline(*args)
+    def readline(self, *args: Any, **kwargs: Any) -> bytes:
+        data: bytes = self._inner.readline(*args, **kwargs)
         self._rec.on_input("readline", data)
         return data
 
-    def readlines(self, *args: Any) -> list[bytes]:
-        lines: list[bytes] = self._inner.readlines(*args)
+    def readlines(self, *args: Any, **kwargs: Any) -> list[bytes]:
+        lines: list[bytes] = self._inner.readlines(*args, **kwargs)
         for line in lines:
             self._rec.on_input("readlines", line)
         return lines
@@ -72,7 +73,22 @@ class RecordingInput:
         self._rec.on_input("iter", line)
         return line
 
+    # Special methods are looked up on the type, never through __getattr__: `with environ["wsgi.input"]
+    # as f` works where the server's stream is a context manager (an io object), and reads through f
+    # are recorded as well.
+    def __enter__(self) -> Any:
+        enter = getattr(type(self._inner), "__enter__", None)
+        if enter is None:  # as `with` says of the server's stream itself (gunicorn's Body)
+            raise TypeError(f"{type(self._inner).__name__!r} object does not support the context manager protocol")
+        entered = enter(self._inner)
+        return self if entered is self._inner else entered
+
+    def __exit__(self, *exc: Any) -> Any:
+        return type(self._inner).__exit__(self._inner, *exc)
+
     def __getattr__(self, name: str) -> Any:
+        if name in _INPUT_SLOTS:  # not set yet (a copy being made): never look for it in itself again
+            raise AttributeError(name)
         # Anything else the server's stream offers, as it offers it: readinto() only
         # exists here when it exists there (werkzeug checks with hasattr).
         attr = getattr(self._inner, name)
@@ -85,13 +101,23 @@ class RecordingInput:
     def _readinto(self, method: Any, call: str, buffer: Any) -> Any:
         n = method(buffer)
         if n:
-            self._rec.on_input(call, memoryview(buffer)[:n])
+            try:  # the bytes read, whatever the buffer's shape and item size
+                view = memoryview(buffer).cast("B")[:n]
+            except (TypeError, ValueError):  # not castable (not C-contiguous...): copied
+                view = memoryview(memoryview(buffer).tobytes()[:n])
+            except Exception as bug:
+                self._rec.fail(bug)
+                return n
+            self._rec.on_input(call, view)
         return n
 
     def _read_with(self, method: Any, call: str, *args: Any) -> Any:
         data = method(*args)
         self._rec.on_input(call, data)
         return data
+
+
+_INPUT_SLOTS = frozenset(RecordingInput.__slots__)
 
 
 class RecordingStartResponse:
@@ -132,7 +158,13 @@ class RecordingStartResponse:
         except Exception as bug:
             rec.fail(bug)
         # Passed on as the app passed it: exc_info only when given.
-        write = self._inner(status, headers) if exc_info is _ABSENT else self._inner(status, headers, exc_info)
+        if exc_info is _ABSENT:
+            write = self._inner(status, headers)
+        else:
+            try:  # the server re-raises exc_info[1] once headers are out: this frame joins its traceback
+                write = self._inner(status, headers, exc_info)
+            finally:
+                exc_info = None  # so the frame must not hold it: a cycle, freed by the GC only (wsgiref does the same)
         known = self._write
         if known is None:
             self._write = write
@@ -223,3 +255,29 @@ class SizedRecordingIterable(RecordingIterable):
 
     def __len__(self) -> int:
         return len(self._inner)  # type: ignore[arg-type]
+
+
+class RecordingIterator(RecordingIterable):
+    """For a response that is its own iterator (a generator): so is this, as ``iter()`` of the bare
+    one gives that very object. A middleware doing ``yield from`` over it, or closing what ``iter()``
+    gave, then closes the app's generator at once, not when it is collected."""
+
+    __slots__ = ()
+
+    def __iter__(self) -> RecordingIterator:
+        return self
+
+    def __next__(self) -> bytes:
+        rec = self._rec
+        try:
+            chunk: bytes = next(self._inner)  # type: ignore[call-overload]
+        except StopIteration:
+            rec.exhausted = True
+            rec.finish()
+            raise
+        except BaseException as exc:  # the app's generator failed: the very same exception goes on
+            rec.record_exception(exc, "iteration")
+            rec.finish()
+            raise
+        rec.on_data("chunk", chunk)
+        return chunk

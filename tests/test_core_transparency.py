@@ -569,3 +569,150 @@ def test_wsgi_server_gets_the_apps_own_headers_list_and_sees_a_header_appended_b
     assert raw_response(wrapped) == raw_response(app)
     recorded = wrapped.store.list()[0].events[0].fields["headers"]
     assert recorded == [["Content-Type", "text/plain"]]
+
+
+def same_wrapped(app: Any, make_env: Any) -> tuple[Any, Any, Any]:
+    """(bare outcome, wrapped outcome, the inspector): the app's own report of what it saw, each way."""
+    wrapped = gwinspect.wrap(app)
+    return run_wsgi(app, make_env()), run_wsgi(wrapped, make_env()), wrapped
+
+
+class KeywordStream(io.BytesIO):
+    """Like gunicorn's Body: read(size=...), readline(size=...), readlines(size=...)."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        return super().read(size)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return super().readline(size)
+
+    def readlines(self, size: int | None = -1) -> list[bytes]:
+        return super().readlines(size if size is not None else -1)
+
+
+def test_wsgi_input_keyword_arguments_context_manager_and_copies_as_the_servers_stream() -> None:
+    import copy
+    import ctypes
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        stream = environ["wsgi.input"]
+        seen: list[Any] = [stream.read(size=2), stream.readline(size=2), stream.readlines(size=1)]
+        number = ctypes.c_uint32()  # a 0-dimensional buffer
+        seen.append((stream.readinto(number), number.value))
+        copy.copy(stream)  # gwinspect's stream copies (it is not the server's type, though: left alone)
+        with stream as entered:  # io streams are context managers; reads through what `with` gives count
+            seen.append(entered.read(1))
+        start_response("200 OK", [])
+        return [repr(seen).encode()]
+
+    def make_env() -> dict[str, Any]:
+        return make_environ("POST", body=b"abcd\nefghijkl", stream=KeywordStream(b"abcd\nefghijkl"))
+    bare, wrapped, inspector = same_wrapped(app, make_env)
+    assert wrapped.chunks == bare.chunks and wrapped.exception is bare.exception is None
+    trace = inspector.store.list()[0]
+    inputs = [(e.fields["call"], e.fields["data"].data) for e in trace.events if e.kind == "input"]
+    assert inputs == [("read", b"ab"), ("readline", b"cd"), ("readlines", b"\n"), ("readinto", b"efgh"),
+                      ("read", b"i")]
+    assert not trace.partial
+
+
+def test_wsgi_input_without_a_context_manager_refuses_with_alike() -> None:
+    class Body:  # gunicorn's: read() and friends, no __enter__
+        def read(self, size: int = -1) -> bytes:
+            return b""
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        try:
+            with environ["wsgi.input"]:
+                pass
+        except TypeError as exc:
+            start_response("200 OK", [])
+            return [str(exc).encode()]
+        raise AssertionError("with worked")
+    bare, wrapped, _ = same_wrapped(app, lambda: make_environ(stream=Body()))
+    assert wrapped.chunks == bare.chunks == [b"'Body' object does not support the context manager protocol"]
+
+
+def test_wsgi_a_middleware_closing_what_iter_gave_closes_the_apps_generator_at_once() -> None:
+    # A bare generator is its own iterator: closing iter(result) -- as `yield from` does when the
+    # server closes the middleware's generator -- runs the app's cleanup then, and its exception
+    # reaches the server.
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [])
+        try:
+            yield b"first"
+            yield b"second"
+        finally:
+            environ["test.log"].append("cleanup")
+            raise RuntimeError("cleanup failed")
+
+    def run(wsgi_app: Any) -> list[str]:
+        log: list[str] = []
+        result = wsgi_app(make_environ(**{"test.log": log}), lambda *a: None)
+        iterator = iter(result)
+        log.append(f"same object: {iterator is result}")
+        next(iterator)
+        try:
+            iterator.close()
+        except RuntimeError as exc:
+            log.append(f"close raised {exc}")
+        return log
+    inspector = gwinspect.wrap(app)
+    assert run(inspector) == run(app) == ["same object: True", "cleanup", "close raised cleanup failed"]
+    trace = inspector.store.list()[0]
+    assert trace.complete and [e.kind for e in trace.events][-2:] == ["exception", "close"]
+
+
+def test_wsgi_start_response_with_exc_info_leaves_no_reference_cycle() -> None:
+    # After headers went out, the server raises exc_info[1] from start_response: without gwinspect's
+    # frame holding exc_info, the exception and its frames are freed at once, as bare.
+    import gc
+    import weakref
+
+    class Marker:
+        pass
+    refs: list[Any] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [])
+        yield b"first"
+        marker = Marker()
+        refs.append(weakref.ref(marker))
+        try:
+            raise ValueError("late")
+        except ValueError:
+            start_response("500 Internal Server Error", [], sys.exc_info())
+
+    def run(wsgi_app: Any) -> bool:
+        refs.clear()
+        out = io.BytesIO()
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "SERVER_NAME": "x", "SERVER_PORT": "80",
+                   "SERVER_PROTOCOL": "HTTP/1.1"}
+        gc.disable()
+        try:
+            SimpleHandler(io.BytesIO(), out, io.StringIO(), environ).run(wsgi_app)
+            return refs[0]() is None
+        finally:
+            gc.enable()
+    assert run(app) is True
+    assert run(gwinspect.wrap(app)) is True
+
+
+def test_wsgi_file_wrapper_response_is_not_changed_by_being_described(tmp_path: Any) -> None:
+    import tempfile
+    from wsgiref.util import FileWrapper
+    with tempfile.SpooledTemporaryFile(max_size=1024) as spooled:
+        spooled.write(b"in memory")
+        spooled.seek(0)
+        inspector = gwinspect.wrap(lambda e, s: (s("200 OK", []), e["wsgi.file_wrapper"](spooled))[1])
+        result = inspector(make_environ(**{"wsgi.file_wrapper": FileWrapper}), lambda *a: None)
+        assert b"".join(result) == b"in memory"
+        assert not spooled._rolled  # fileno() would have moved it to disk
+    real = tmp_path / "f"
+    real.write_bytes(b"0123456789")
+    with open(real, "rb") as f:  # a real file: its name and the size left to send are told
+        f.seek(4)
+        inspector = gwinspect.wrap(lambda e, s: (s("200 OK", []), e["wsgi.file_wrapper"](f))[1])
+        inspector(make_environ(**{"wsgi.file_wrapper": FileWrapper}), lambda *a: None)
+    file_event = next(e for e in inspector.store.list()[0].events if e.kind == "file")
+    assert file_event.fields["file"] == {"wrapper": "FileWrapper", "name": str(real), "size": 6}
