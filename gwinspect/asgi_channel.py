@@ -19,18 +19,19 @@ from .types import Message, Receive, Send
 if TYPE_CHECKING:
     from .asgi import ASGIRecorder
 
-# The keys of the messages an app sends, in the ASGI spec and its extensions, that hold plain data.
+# The keys of the messages an app sends, in the spec and its extensions, that hold plain data.
 _DATA_KEYS = frozenset(("type", "status", "headers", "trailers", "body", "more_body", "bytes", "text", "code",
                         "reason", "subprotocol", "path", "offset", "count", "links"))
 
 
 def _detach_extras(msg: dict[Any, Any], cap: int) -> None:
-    """The values under other keys, in the trace's copy, as a trace keeps them: not the objects
-    themselves (``http.response.zerocopysend`` sends an open file, which a stored trace would
-    otherwise keep open long after the bare app's was closed)."""
+    """The values under keys not holding plain data, in the trace's copy of a message, as a trace
+    keeps them: not the objects themselves (``http.response.zerocopysend`` sends an open file,
+    which a stored trace would otherwise keep open long after the bare app's was closed)."""
     for key, value in list(msg.items()):
         if key not in _DATA_KEYS:
             msg[key] = detached(value, cap)
+
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -104,7 +105,9 @@ class ASGIChannel:
                     headers = msg.get("headers")
                     if type(headers) is list:  # outer middleware often appends to it in place once we pass it on
                         msg["headers"] = headers[:]
-                    if not _DATA_KEYS.issuperset(msg):
+                    # zerocopysend's open file: the one object the spec has an app send. Checked by its
+                    # key: checking every message's type or keys cost 500-1,000 instructions a request.
+                    if "file" in msg:
                         _detach_extras(msg, rec.settings.max_body)
             else:
                 msg = message
