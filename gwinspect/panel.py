@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from . import panel_api as api
 from .panel_events import EventFeed
-from .panel_security import COOKIE_NAME, SECURITY_HEADERS, check_access, cookie_value, same_origin
+from .panel_security import COOKIE_NAME, SECURITY_HEADERS, check_access, cookie_value, cross_site, same_origin
 
 if TYPE_CHECKING:
     from .options import Settings
@@ -101,10 +101,10 @@ def _route(settings: Settings, request: PanelRequest) -> PanelResponse:
     query_token = params.pop("token", None) if settings.token is not None else None
     access = check_access(headers=request.headers, client=request.client, token=settings.token,
                           allow_hosts=settings.allow_hosts, query_token=query_token)
-    if not access.allowed:
+    if not access.allowed or cross_site(request.headers, request.scheme):
         return not_found()
     sub = request.path[len(settings.path):]
-    if query_token is not None:  # one-time ?token=: trade it for a cookie and drop it from the URL
+    if access.by_query:  # one-time ?token=: trade it for a cookie and drop it from the URL
         return _token_redirect(settings, request, sub, params)
     if sub in ("", "/", "/index.html") or sub.startswith("/static/"):
         if request.method not in ("GET", "HEAD"):
@@ -137,8 +137,10 @@ def _route(settings: Settings, request: PanelRequest) -> PanelResponse:
 
 
 def _token_redirect(settings: Settings, request: PanelRequest, sub: str, params: dict[str, str]) -> PanelResponse:
-    last = (settings.path + sub).rsplit("/", 1)[-1] or "."
-    location = (last if last != "." else "./") + ("?" + urlencode(params) if params else "")
+    # Relative to where the request went, and quoted: the path's own text must never make the
+    # Location point elsewhere (a path decoded to a leading "\\" names another host to a browser) or end the header.
+    last = (settings.path + sub).rsplit("/", 1)[-1]
+    location = "./" + quote(last, safe="") + ("?" + urlencode(params) if params else "")
     cookie = (f"{COOKIE_NAME}={cookie_value(settings.token or '')}; Path={request.root + settings.path}; HttpOnly; "
               "SameSite=Strict" + ("; Secure" if request.scheme == "https" else ""))
     return respond(303, b"", extra=(("Location", location), ("Set-Cookie", cookie)))

@@ -37,7 +37,8 @@ SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
 PROXY_HEADERS = frozenset({
     "forwarded", "x-forwarded-for", "x-real-ip", "x-forwarded-host", "x-forwarded-proto",
     "x-forwarded-server", "x-original-forwarded-for", "true-client-ip", "cf-connecting-ip",
-    "x-client-ip", "x-cluster-client-ip", "fastly-client-ip", "via",
+    "x-client-ip", "x-cluster-client-ip", "fastly-client-ip", "via", "x-forwarded-port",
+    "x-forwarded-prefix", "x-forwarded-scheme", "x-forwarded-ssl", "x-original-url", "x-original-host",
 })
 
 COOKIE_NAME = "gwinspect_panel"
@@ -50,6 +51,7 @@ Headers = Sequence[tuple[str, str]]
 class Access:
     allowed: bool
     by_token: bool = False  # the token came in a header (not a cookie): may also clear without Origin
+    by_query: bool = False  # the token came as ?token= (traded for a cookie by a redirect)
 
 
 def header_values(headers: Headers, name: str) -> list[str]:
@@ -136,12 +138,26 @@ def check_access(*, headers: Headers, client: object, token: str | None, allow_h
         if given is not None and same(given, token):
             return Access(True, by_token=True)
         if query_token is not None and same(query_token, token):
-            return Access(True)
+            return Access(True, by_query=True)
         cookie = read_cookie(headers, COOKIE_NAME)
         return Access(cookie is not None and same(cookie, cookie_value(token)))
     if any(name in PROXY_HEADERS for name, _ in headers):
         return Access(False)
     return Access(is_loopback_client(client) and host_allowed(headers, allow_hosts))
+
+
+def cross_site(headers: Headers, scheme: str) -> bool:
+    """A browser says a page of another origin made this request (``Sec-Fetch-Site`` other than
+    ``same-origin`` or ``none``, which a typed URL or bookmark gets, or a foreign ``Origin``).
+
+    Such requests are answered as if there were no panel, before any work: another site could
+    not read the answers, but it could time them (how long a search of the store takes tells
+    whether it matched). Clients other than browsers send neither header.
+    """
+    sites = header_values(headers, "sec-fetch-site")
+    if any(site not in ("same-origin", "none") for site in sites):
+        return True
+    return bool(header_values(headers, "origin")) and not same_origin(headers, scheme)
 
 
 def _origin_tuple(scheme: str, host: str, port: int | None) -> tuple[str, str, int]:

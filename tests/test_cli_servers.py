@@ -146,3 +146,15 @@ def test_demo_single_protocol_without_traffic_stops_on_sigint(tmp_path: Path) ->
     assert bodies["/redirect"].startswith("302")
     assert rc == 0 and "WSGI http  GET  /json  200" in out and "ASGI" not in out
     assert "/upload" not in out  # --no-traffic
+
+
+def test_run_with_waitress_keeps_the_panel_closed_to_a_reverse_proxy(apps_dir: Path) -> None:
+    # Behind a proxy on this host every client comes from 127.0.0.1 with a local Host; the proxy's
+    # X-Forwarded-For is what tells. waitress deletes it from untrusted peers unless told not to.
+    port = free_port()
+    with serve([PYTHON, "-m", "gwinspect", "run", "cli_apps:wsgi_app", "--port", str(port)], port, cwd=apps_dir,
+               env=ENV):
+        url = f"http://127.0.0.1:{port}/__inspect__/api/traces"
+        assert httpx.get(url, timeout=10).status_code == 200
+        assert httpx.get(url, headers={"X-Forwarded-For": "203.0.113.9"}, timeout=10).status_code == 404
+        assert httpx.get(url, headers={"Forwarded": "for=203.0.113.9"}, timeout=10).status_code == 404

@@ -175,6 +175,22 @@ def test_detail_timeline_bodies_and_actions(servers: dict[str, str], page: Page,
     page.check_clean()
 
 
+def test_a_deeply_nested_json_body_is_shown_as_sent_without_freezing_the_page(servers: dict[str, str],
+                                                                              page: Page) -> None:
+    # Indenting 4,000 levels would make 32 MB of text out of this 8 KB body and hang the tab.
+    from playwright.sync_api import expect
+    base = servers["asgi"]
+    nested = "[" * 4000 + "]" * 4000
+    r = httpx.post(base + "/nested", content=nested, headers={"content-type": "application/json"}, timeout=10)
+    assert r.status_code == 200
+    tid = httpx.get(base + "/__inspect__/api/traces?limit=1", timeout=10).json()["traces"][0]["id"]
+    page.page.goto(f"{base}/__inspect__/#/t/{tid}")
+    body = page.page.locator("#detail-view .body pre").first
+    expect(body).to_contain_text("[[[[[[[[", timeout=5000)
+    assert len(body.inner_text()) < 20_000
+    page.check_clean()
+
+
 def test_a_request_in_flight_grows_live_then_completes(servers: dict[str, str], page: Page) -> None:
     import threading
 

@@ -225,7 +225,7 @@ def test_clear_needs_post_and_same_origin_or_the_header_token() -> None:
                ("POST", (own, ("origin", "http://127.0.0.1:8000"), ("sec-fetch-site", "same-site")))]
     for method, headers in refused:
         response = call(settings, path="/__inspect__/api/clear", method=method, headers=headers)
-        assert response.status in (403, 405), (method, headers)
+        assert response.status in (403, 404, 405), (method, headers)  # 404: another site's page asked
         assert_secure(response)
     assert len(settings.store) == 3
     ok = call(settings, path="/__inspect__/api/clear", method="POST", headers=(own, ("origin", "http://127.0.0.1:8000")))
@@ -294,3 +294,40 @@ def test_ten_thousand_traces_page_quickly() -> None:
         assert response.status == 200
     assert json.loads(call(settings, query="q=/p/999").body)["total"] == 11
     assert time.perf_counter() - started < 2.0
+
+
+@pytest.mark.parametrize("path", ["/__inspect__/", "/__inspect__/api/traces", "/__inspect__/api/export",
+                                  "/__inspect__/static/app.js", "/__inspect__/api/events"])
+def test_a_page_of_another_site_gets_no_panel_at_all(path: str) -> None:
+    # Another site cannot read the answers, but it could time them (a search over the store takes
+    # longer when it matches): it gets the plain 404, before any work.
+    settings = settings_with(3)
+    own = ("host", "127.0.0.1:8000")
+    for extra in ((("sec-fetch-site", "cross-site"),), (("sec-fetch-site", "same-site"),),
+                  (("origin", "http://evil.example"),), (("origin", "http://127.0.0.1:8001"),),
+                  (("origin", "null"),)):
+        response = call(settings, path=path, query="q=post", headers=(own, *extra))
+        assert response.status == 404 and response.feed is None, extra
+        assert_secure(response)
+    for extra in ((), (("sec-fetch-site", "same-origin"),), (("sec-fetch-site", "none"),),
+                  (("origin", "http://127.0.0.1:8000"), ("sec-fetch-site", "same-origin"))):
+        assert call(settings, path=path, headers=(own, *extra)).status == 200, extra
+
+
+def test_the_token_redirect_needs_the_right_token_and_stays_on_this_site() -> None:
+    settings = settings_with(1, token=TOKEN)
+    with_cookie = (("host", "example.com"), ("cookie", f"{COOKIE_NAME}={cookie_value(TOKEN)}"))
+    # A wrong ?token= from someone holding the cookie: served, not redirected (no redirect to make).
+    served = call(settings, path="/__inspect__/api/traces", query="token=wrong", headers=with_cookie)
+    assert served.status == 200 and header(served, "location") is None
+    # The path's own text never decides where the redirect goes, nor ends the header.
+    for path, expected in (("/__inspect__/api/traces", "./traces"), ("/__inspect__", "./__inspect__"),
+                           ("/__inspect__/\\\\evil.test", "./%5C%5Cevil.test"),
+                           ("/__inspect__/x\r\nX-Injected: 1", "./x%0D%0AX-Injected%3A%201")):
+        response = call(settings, path=path, query=f"token={TOKEN}", headers=(("host", "example.com"),))
+        assert response.status == 303 and header(response, "location") == expected, path
+
+
+@pytest.mark.parametrize("name", ["x-forwarded-port", "x-forwarded-prefix", "x-original-url"])
+def test_more_proxy_headers_close_the_panel(name: str) -> None:
+    assert call(settings_with(1), headers=(LOCAL[0], (name, "x"))).status == 404

@@ -89,8 +89,12 @@ def _start_waitress(app: Any, host: str, port: int) -> Running:
 
     socket_map: dict[int, Any] = {}
     try:
+        # clear_untrusted_proxy_headers=False: waitress would otherwise delete X-Forwarded-* and
+        # Forwarded before the app runs, and behind a reverse proxy on this host the panel would then
+        # see a local client with no proxy header, and open. Without trusted_proxy they are still not
+        # believed; they stay in the environ, as the client sent them.
         server = waitress.create_server(app, map=socket_map, host=host, port=port, threads=8,
-                                        ident="gwinspect")
+                                        ident="gwinspect", clear_untrusted_proxy_headers=False)
     except OSError as exc:
         raise CLIError(f"waitress could not serve on {host}:{port}: {exc.strerror or exc}") from None
     stopping = threading.Event()

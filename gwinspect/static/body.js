@@ -61,9 +61,36 @@ export function formatBody(bytes, contentType) {
   }
   const looksJson = /json/i.test(contentType || "") || /^\s*[[{]/.test(text);
   if (looksJson) {
-    try { return { kind: "json", text: JSON.stringify(JSON.parse(text), null, 2) }; } catch (_) { /* not JSON */ }
+    let parsed;
+    try { parsed = JSON.parse(text); } catch (_) { return { kind: "text", text }; }
+    // Indented only while that stays small: indentation grows with the square of the nesting
+    // depth, so a hostile 8 KB body nested 4,000 deep would become 32 MB and freeze the tab.
+    if (depthOf(parsed) <= MAX_PRETTY_DEPTH) {
+      const pretty = JSON.stringify(parsed, null, 2);
+      if (pretty.length <= 16 * text.length + 65536) return { kind: "json", text: pretty };
+    }
+    return { kind: "json", text };
   }
   return { kind: "text", text };
+}
+
+const MAX_PRETTY_DEPTH = 64;
+
+// How deeply a parsed JSON value nests (without recursion: the value may nest thousands deep);
+// counting stops past MAX_PRETTY_DEPTH.
+function depthOf(value) {
+  let deepest = 0;
+  const stack = [[value, 1]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop();
+    if (item === null || typeof item !== "object") continue;
+    if (depth > deepest) {
+      deepest = depth;
+      if (deepest > MAX_PRETTY_DEPTH) return deepest;
+    }
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return deepest;
 }
 
 // A <div> showing one body: a caption (size, format, truncation) and the content.
