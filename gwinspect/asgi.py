@@ -72,7 +72,10 @@ class ASGIRecorder(Recorder):
             if "headers" in scope:
                 scope["headers"] = redactor.blob_headers(scope["headers"])
             if "query_string" in scope:
-                scope["query_string"] = redactor.blob_query(scope["query_string"])
+                query = scope["query_string"]  # a str from a broken server is redacted as well
+                scope["query_string"] = redactor.query(query) if isinstance(query, str) else redactor.blob_query(query)
+            if "raw_path" in scope:  # servers strip the query from it, but one that does not must not leak it
+                scope["raw_path"] = redactor.blob_text(scope["raw_path"])
         return None, scope
 
     def _exchange(self) -> tuple[Request, Response | None, bool]:
@@ -96,8 +99,8 @@ class ASGIRecorder(Recorder):
         method = s.get("method") if self.scope_type == "http" else None
         return Request(
             method=as_text(method) if method is not None else None,
-            path=as_text(s.get("root_path", "")) + as_text(s.get("path", "")) if self.scope_type != "lifespan"
-            else "",
+            path=redactor.text(as_text(s.get("root_path", "")) + as_text(s.get("path", "")))
+            if self.scope_type != "lifespan" else "",
             query_string=redactor.query(as_text(s.get("query_string", b""))),
             http_version=as_text(s["http_version"]) if "http_version" in s else None,
             scheme=as_text(s["scheme"]) if "scheme" in s else None,

@@ -203,13 +203,13 @@ class Recorder:
         t0 = self.t0_ns
         for t_ns, kind, payload in self.events[:]:
             try:
-                fields = self._event_fields(kind, payload)
+                fields = redactor.deep(self._event_fields(kind, payload))
             except Exception as bug:
                 self.fail(bug)
                 fields = {"unrecorded": True}
             events.append(Event(round((t_ns - t0) / 1e6, 3), kind, fields))
         environ, scope = self._context(redactor)
-        return self._trace(tuple(events), environ, scope)
+        return self._trace(tuple(events), redactor.environ_text(environ), redactor.deep(scope))
 
     def _trace(self, events: tuple[Event, ...], environ: dict[str, Any] | None,
                scope: dict[str, Any] | None) -> Trace:
@@ -220,9 +220,16 @@ class Recorder:
             started_at=iso_utc(self.wall_start), state=state,
             duration_ms=round((end_ns - self.t0_ns) / 1e6, 3) if end_ns is not None else None,
             request=request, response=response, environ=environ, scope=scope,
-            events=events, error=self.error, partial=self.partial,
+            events=events, error=self._redacted_error(), partial=self.partial,
             disconnected=disconnected, events_dropped=self.events_dropped,
         )
+
+    def _redacted_error(self) -> ErrorInfo | None:
+        """The error as recorded, with credentials in its text redacted (a URL quoted in a message)."""
+        error, redactor = self.error, self.settings.redactor
+        if error is None or not redactor:
+            return error
+        return ErrorInfo(error.type, redactor.text(error.message), redactor.text(error.traceback))
 
     def head(self) -> Trace:
         """The trace without its events, environ or scope, and unchecked: what listing and filtering need.
@@ -248,7 +255,7 @@ class Recorder:
         return Trace(id=self.trace_id, protocol=self.protocol, type=self.scope_type,
                      started_at=iso_utc(self.wall_start), state=self.state, duration_ms=None,
                      request=Request(None, "", "", None, None, None, ()), response=None,
-                     environ=None, scope=None, events=(), error=self.error, partial=True)
+                     environ=None, scope=None, events=(), error=self._redacted_error(), partial=True)
 
     def _event_fields(self, kind: str, payload: Payload) -> dict[str, Any]:
         raise NotImplementedError

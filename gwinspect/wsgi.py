@@ -175,7 +175,7 @@ class WSGIRecorder(Recorder):
             client = f"{client}:{wsgi_text(env['REMOTE_PORT'])}"
         return Request(
             method=wsgi_text(env.get("REQUEST_METHOD")) or None,
-            path=wsgi_text(env.get("SCRIPT_NAME", "")) + wsgi_text(env.get("PATH_INFO", "")),
+            path=redactor.text(wsgi_text(env.get("SCRIPT_NAME", "")) + wsgi_text(env.get("PATH_INFO", ""))),
             query_string=redactor.query(wsgi_text(env.get("QUERY_STRING", ""))),
             http_version=proto.split("/", 1)[-1] if isinstance(proto, str) else None,
             scheme=env.get("wsgi.url_scheme") if isinstance(env.get("wsgi.url_scheme"), str) else None,

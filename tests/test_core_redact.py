@@ -202,3 +202,71 @@ def test_environ_secrets_redacted_whatever_their_type() -> None:
     assert_no_secrets(w)
     d = only_trace(w)
     assert d["environ"]["HTTP_AUTHORIZATION"] == "[redacted]" and d["environ"]["SECRET_KEY"] == "[redacted]"
+
+
+# ---------------------------------------------------------------- credentials inside recorded text
+
+
+def test_a_servers_process_environment_copied_into_the_environ_is_not_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    # wsgiref and Django's runserver copy os.environ into every request's environ.
+    import io
+    from wsgiref.handlers import SimpleHandler
+    monkeypatch.setenv("DATABASE_URL", "postgres://app:PROCESS-SECRET@db/app")
+    monkeypatch.setenv("SERVER_NAME", "not-this-one")  # a CGI variable is the request's, whatever the process has
+    w = gwinspect.wrap(wsgi_app)
+    SimpleHandler(io.BytesIO(), io.BytesIO(), io.StringIO(),
+                  {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "SERVER_NAME": "localhost", "SERVER_PORT": "80",
+                   "SERVER_PROTOCOL": "HTTP/1.1", "DATABASE_URL": "postgres://app:PROCESS-SECRET@db/app",
+                   "PLAIN_VAR": "per-request"}).run(w)
+    d = only_trace(w)
+    assert d["environ"]["DATABASE_URL"] == "[redacted]"
+    assert d["environ"]["SERVER_NAME"] == "localhost" and d["environ"]["PLAIN_VAR"] == "per-request"
+    assert "PROCESS-SECRET" not in gwinspect.dumps(w.store.list())
+
+
+def test_credentials_inside_urls_reprs_and_messages_are_redacted() -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        environ["test.repr"] = "unused"
+        start_response("302 Found", [("Location", "/done?session_token=LOCATION-SECRET&step=2"),
+                                     ("X-Plain", "visible-value")])
+        return [b""]
+    w = gwinspect.wrap(app)
+    env = make_environ(path="/next", headers={"Referer": "http://localhost/reset?token=REFERER-SECRET&x=1",
+                                              "X-Session-Id": "SESSION-SECRET", "X-Plain": "visible-value"},
+                       **{"x.request": "<Request 'http://localhost/reset?password=REPR-SECRET' [GET]>",
+                          "x.dsn": "postgres://app:DSN-SECRET@db/app", "x.query": "api_key=APIKEY-SECRET"})
+    run_wsgi(w, env)
+    text = gwinspect.dumps(w.store.list())
+    for secret in ("LOCATION-SECRET", "REFERER-SECRET", "SESSION-SECRET", "REPR-SECRET", "DSN-SECRET", "APIKEY-SECRET"):
+        assert secret not in text, secret
+    d = only_trace(w)
+    req = dict(map(tuple, d["request"]["headers"]))
+    assert req["referer"] == "http://localhost/reset?token=[redacted]&x=1" and req["x-session-id"] == "[redacted]"
+    assert dict(map(tuple, d["response"]["headers"]))["Location"] == "/done?session_token=[redacted]&step=2"
+    assert d["environ"]["x.dsn"] == "postgres://app:[redacted]@db/app"
+    assert "visible-value" in text and "step=2" in text and "x=1" in text
+
+
+def test_lifespan_state_template_contexts_and_error_messages_are_redacted() -> None:
+    class Settings:
+        def __repr__(self) -> str:
+            return "Settings(database_url='postgres://app:STATE-DSN-SECRET@db/app')"
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "http.response.debug", "info": {"template": "x.html",
+                                                             "context": {"csrf_token": "CONTEXT-SECRET", "n": 1}}})
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+        raise RuntimeError("upstream said no to https://api.example/v1?access_token=ERROR-SECRET")
+    w = gwinspect.wrap(app)
+    scope = http_scope("/p")
+    scope["state"] = {"db_password": "STATE-SECRET", "settings": Settings(), "plain": "visible-value"}
+    scope["raw_path"] = b"/p?token=RAWPATH-SECRET"  # a server that leaves the query in raw_path
+    run_asgi(w, scope, request_messages())
+    text = gwinspect.dumps(w.store.list())
+    for secret in ("STATE-SECRET", "STATE-DSN-SECRET", "CONTEXT-SECRET", "ERROR-SECRET", "RAWPATH-SECRET"):
+        assert secret not in text, secret
+    d = only_trace(w)
+    assert d["scope"]["state"]["db_password"] == "[redacted]" and d["scope"]["state"]["plain"] == "visible-value"
+    assert "access_token=[redacted]" in d["error"]["message"] and "access_token=[redacted]" in d["error"]["traceback"]
