@@ -14,10 +14,11 @@ from typing import Any
 from .asgi_channel import ASGIChannel
 from .asgi_exchange import Exchange
 from .jsonsafe import as_text, to_model
-from .model import Request, Response
+from .model import Event, Request, Response
 from .options import make_settings
 from .recorder import Recorder, exception_fields
 from .redact import Redactor
+from .redact_bodies import Slot, header_value, mask_body
 from .types import ASGIApp, Receive, Scope, Send
 
 logger = logging.getLogger("gwinspect")
@@ -65,6 +66,24 @@ class ASGIRecorder(Recorder):
         if isinstance(message, dict):
             message = self.settings.redactor.message(message)
         return {"message": message}
+
+    def _mask_bodies(self, events: list[Event]) -> None:
+        request: list[Slot] = []
+        response: list[Slot] = []
+        start: dict[str, Any] = {}
+        for event in events:
+            message = event.fields.get("message")
+            if isinstance(message, dict):
+                kind = message.get("type")
+                if kind == "http.request":
+                    request.append((message, "body"))
+                elif kind == "http.response.body":
+                    response.append((message, "body"))
+                elif kind == "http.response.start":
+                    start = message
+        redactor = self.settings.redactor
+        mask_body(redactor, request, header_value(self.scope.get("headers"), "content-type"))
+        mask_body(redactor, response, header_value(start.get("headers"), "content-type"))
 
     def _context(self, redactor: Redactor) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         scope = to_model(self.scope, self.settings.max_body)

