@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import unquote
 
@@ -181,25 +181,25 @@ class Redactor:
         """:meth:`text` for a header value or path recorded as bytes."""
         if not isinstance(value, Blob):
             return self.text(value) if isinstance(value, str) else value
-        text = value.data.decode("latin-1")
-        redacted = self.text(text)
-        if redacted == text:
-            return value
-        raw = redacted.encode("latin-1", "replace")
-        return Blob(raw, len(raw), False)
+        return _blob_through(value, self.text)
 
     def blob_query(self, value: Any) -> Any:
         if not self or not isinstance(value, Blob):
             return value
-        text = value.data.decode("latin-1")
-        redacted = self.query(text)
-        if redacted == text:
-            return value
-        raw = redacted.encode("latin-1", "replace")
-        return Blob(raw, len(raw), False)
+        return _blob_through(value, self.query)
 
     def message(self, msg: dict[str, Any]) -> dict[str, Any]:
         """Redact the header list of an ASGI message (response start, accept, trailers ...)."""
         if "headers" not in msg or not self:
             return msg
         return {**msg, "headers": self.blob_headers(msg["headers"])}
+
+
+def _blob_through(value: Blob, redact: Callable[[str], str]) -> Blob:
+    """Recorded bytes through a text redaction (one character per byte): the same Blob when unchanged."""
+    text = value.data.decode("latin-1")
+    redacted = redact(text)
+    if redacted == text:
+        return value
+    raw = redacted.encode("latin-1", "replace")
+    return Blob(raw, len(raw), False)
