@@ -88,9 +88,10 @@ class Redactor:
         if hit is None:  # names recur trace after trace: each is matched once (while there are few)
             folded = name.lower().replace("_", "-")
             hit = folded in self.exact or (self._any_part is not None and self._any_part.search(folded) is not None)
-            if len(self._memo) >= 4096:
-                self._memo.clear()
-            self._memo[name] = hit
+            if len(name) <= 128:  # a client's made-up names must not fill memory
+                if len(self._memo) >= 4096:
+                    self._memo.clear()
+                self._memo[name] = hit
         return hit
 
     def text(self, value: str) -> str:
