@@ -18,7 +18,7 @@ from .model import Event, Request, Response
 from .options import make_settings
 from .recorder import Recorder, exception_fields
 from .redact import Redactor
-from .redact_bodies import Slot, header_value, mask_body
+from .redact_bodies import Slot
 from .types import ASGIApp, Receive, Scope, Send
 
 logger = logging.getLogger("gwinspect")
@@ -67,32 +67,25 @@ class ASGIRecorder(Recorder):
             message = self.settings.redactor.message(message)
         return {"message": message}
 
-    def _mask_bodies(self, events: list[Event]) -> None:
+    def _body_pieces(self, events: tuple[Event, ...]) -> tuple[list[Slot], list[Slot]]:
         request: list[Slot] = []
         response: list[Slot] = []
-        start: dict[str, Any] = {}
         for event in events:
             message = event.fields.get("message")
             if isinstance(message, dict):
-                kind = message.get("type")
-                if kind == "http.request":
+                if message.get("type") == "http.request":
                     request.append((message, "body"))
-                elif kind == "http.response.body":
+                elif message.get("type") == "http.response.body":
                     response.append((message, "body"))
-                elif kind == "http.response.start":
-                    start = message
-        redactor = self.settings.redactor
-        mask_body(redactor, request, header_value(self.scope.get("headers"), "content-type"))
-        mask_body(redactor, response, header_value(start.get("headers"), "content-type"))
+        return request, response
 
     def _context(self, redactor: Redactor) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         scope = to_model(self.scope, self.settings.max_body)
         if isinstance(scope, dict):
             if "headers" in scope:
                 scope["headers"] = redactor.blob_headers(scope["headers"])
-            if "query_string" in scope:
-                query = scope["query_string"]  # a str from a broken server is redacted as well
-                scope["query_string"] = redactor.query(query) if isinstance(query, str) else redactor.blob_query(query)
+            if "query_string" in scope:  # a str (from a broken server) is redacted by Redactor.deep, as any text
+                scope["query_string"] = redactor.blob_query(scope["query_string"])
             if "raw_path" in scope:  # servers strip the query from it, but one that does not must not leak it
                 scope["raw_path"] = redactor.blob_text(scope["raw_path"])
         return None, scope

@@ -18,9 +18,15 @@ Style = Literal["wsgi", "asgi3", "asgi2"]
 _BY_ARITY: dict[int, Style] = {1: "asgi2", 2: "wsgi", 3: "asgi3"}
 
 
-def _is_coroutine_callable(obj: Any) -> bool:
+def _unwrapped(obj: Any) -> Any:
+    """What a ``functools.partial`` (of a partial...) calls in the end."""
     while isinstance(obj, functools.partial):
         obj = obj.func
+    return obj
+
+
+def _is_coroutine_callable(obj: Any) -> bool:
+    obj = _unwrapped(obj)
     if inspect.iscoroutinefunction(obj):
         return True
     call = getattr(type(obj), "__call__", None)  # noqa: B004 - the class's, not the instance's
@@ -48,9 +54,7 @@ def asgi_style(app: Any) -> Style | None:
         return None
     if _is_coroutine_callable(app):
         return "asgi3"
-    target = app
-    while isinstance(target, functools.partial):
-        target = target.func
+    target = _unwrapped(app)
     if inspect.isclass(target) and hasattr(target, "__await__"):
         return "asgi3"  # asgiref's "instance is awaitable" form
     return _BY_ARITY.get(_positional_arity(app) or -1)
@@ -64,10 +68,7 @@ def is_asgi2(app: Any) -> bool:
     """
     style = asgi_style(app)
     if style is None:
-        target = app
-        while isinstance(target, functools.partial):
-            target = target.func
-        return inspect.isclass(target)  # one with __await__ is "asgi3" already
+        return inspect.isclass(_unwrapped(app))  # one with __await__ is "asgi3" already
     return style == "asgi2"
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from .ids import new_trace_id
 from .jsonsafe import Captured, text_size
 from .model import ErrorInfo, Event, ProtocolViolation, Request, Response, Trace
+from .redact_bodies import Slot, mask_bodies
 
 if TYPE_CHECKING:
     from .options import Settings
@@ -208,8 +209,6 @@ class Recorder:
                 self.fail(bug)
                 fields = {"unrecorded": True}
             events.append(Event(round((t_ns - t0) / 1e6, 3), kind, fields))
-        if redactor:  # a failure here makes snapshot() give the minimal trace: never unmasked bodies
-            self._mask_bodies(events)
         environ, scope = self._context(redactor)
         return self._trace(tuple(events), redactor.environ_text(environ), redactor.deep(scope))
 
@@ -217,6 +216,8 @@ class Recorder:
                scope: dict[str, Any] | None) -> Trace:
         state, end_ns = self.state, self.end_ns  # read once: the request may finish meanwhile
         request, response, disconnected = self._exchange()
+        if events:  # a failure here makes snapshot() give the minimal trace: never unmasked bodies
+            mask_bodies(self.settings.redactor, self._body_pieces(events), request, response)
         return Trace(
             id=self.trace_id, protocol=self.protocol, type=self.scope_type,
             started_at=iso_utc(self.wall_start), state=state,
@@ -262,8 +263,9 @@ class Recorder:
     def _event_fields(self, kind: str, payload: Payload) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _mask_bodies(self, events: list[Event]) -> None:
-        """Mask secret-named form fields and JSON members in the built events' bodies (redact_bodies.py)."""
+    def _body_pieces(self, events: tuple[Event, ...]) -> tuple[list[Slot], list[Slot]]:
+        """Where the request's and the response's body pieces are in the built events (redact_bodies.py)."""
+        raise NotImplementedError
 
     def _context(self, redactor: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         raise NotImplementedError

@@ -203,4 +203,5 @@ def _blob_through(value: Blob, redact: Callable[[str], str]) -> Blob:
     if redacted == text:
         return value
     raw = redacted.encode("latin-1", "replace")
-    return Blob(raw, len(raw), False)
+    # The real size changes by as much as the kept bytes did; a cut Blob stays marked as cut.
+    return Blob(raw, value.size + len(raw) - len(value.data), value.truncated)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_plus
 
-from .model import Blob
+from .model import Blob, Request, Response
 from .redact import Redactor
 
 # (the dict holding one piece of a body, as a Blob, and its key in it), in the order sent
@@ -72,6 +72,16 @@ def _masker(content_type: Any) -> Callable[[Redactor, str], str] | None:
     return None
 
 
+def mask_bodies(redactor: Redactor, pieces: tuple[list[Slot], list[Slot]], request: Request,
+                response: Response | None) -> None:
+    """Mask the request's and the response's bodies, whose pieces are where ``pieces`` point, by the
+    content types the trace shows."""
+    if redactor:
+        to_server, to_client = pieces
+        mask_body(redactor, to_server, request.header("content-type"))
+        mask_body(redactor, to_client, response.header("content-type") if response is not None else None)
+
+
 def mask_body(redactor: Redactor, slots: list[Slot], content_type: Any) -> None:
     """Mask, in place, the secret-named fields of the body whose pieces ``slots`` point at."""
     masker = _masker(content_type)
@@ -89,22 +99,3 @@ def mask_body(redactor: Redactor, slots: list[Slot], content_type: Any) -> None:
     for holder, key, blob in pieces:
         holder[key] = Blob(raw[at:at + len(blob.data)], blob.size, blob.truncated)
         at += len(blob.data)
-
-
-def header_value(headers: Any, name: str) -> Any:
-    """The first value of header ``name`` in recorded pairs (str or Blob names), as text; None if absent."""
-    if not isinstance(headers, (list, tuple)):
-        return None
-    for pair in headers:
-        if isinstance(pair, (list, tuple)) and len(pair) >= 2:
-            key, value = pair[0], pair[1]
-            key = key.data.decode("latin-1") if isinstance(key, Blob) else key
-            if isinstance(key, (bytes, bytearray)):
-                key = bytes(key).decode("latin-1")
-            if isinstance(key, str) and key.lower() == name:
-                if isinstance(value, Blob):
-                    return value.data.decode("latin-1")
-                if isinstance(value, (bytes, bytearray)):
-                    return bytes(value).decode("latin-1")
-                return value
-    return None

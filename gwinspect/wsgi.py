@@ -18,7 +18,7 @@ from .model import REDACTED, Event, ProtocolViolation, Request, Response
 from .options import make_settings
 from .recorder import Recorder, exception_fields
 from .redact import Redactor
-from .redact_bodies import header_value, mask_body
+from .redact_bodies import Slot
 from .types import Environ, StartResponse, WSGIApp
 from .wsgi_environ import describe_file, detach_environ, environ_headers, wsgi_text
 from .wsgi_streams import (
@@ -136,12 +136,9 @@ class WSGIRecorder(Recorder):
             return exception_fields(payload)
         return {"detail": to_model(payload, cap)}
 
-    def _mask_bodies(self, events: list[Event]) -> None:
-        redactor = self.settings.redactor
-        mask_body(redactor, [(e.fields, "data") for e in events if e.kind == "input"], self.environ.get("CONTENT_TYPE"))
-        if self.start_args is not None:
-            response = [(e.fields, "data") for e in events if e.kind in ("chunk", "write")]
-            mask_body(redactor, response, header_value(self.start_args[1], "content-type"))
+    def _body_pieces(self, events: tuple[Event, ...]) -> tuple[list[Slot], list[Slot]]:
+        return ([(e.fields, "data") for e in events if e.kind == "input"],
+                [(e.fields, "data") for e in events if e.kind in ("chunk", "write")])
 
     def _headers(self, headers: Any) -> Any:
         cap = self.settings.max_body

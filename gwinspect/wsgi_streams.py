@@ -101,11 +101,9 @@ class RecordingInput:
     def _readinto(self, method: Any, call: str, buffer: Any) -> Any:
         n = method(buffer)
         if n:
-            try:  # the bytes read, whatever the buffer's shape and item size
-                view = memoryview(buffer).cast("B")[:n]
-            except (TypeError, ValueError):  # not castable (not C-contiguous...): copied
-                view = memoryview(memoryview(buffer).tobytes()[:n])
-            except Exception as bug:
+            try:
+                view = _bytes_read(buffer, n)
+            except Exception as bug:  # never the app's problem: it has its bytes
                 self._rec.fail(bug)
                 return n
             self._rec.on_input(call, view)
@@ -118,6 +116,14 @@ class RecordingInput:
 
 
 _INPUT_SLOTS = frozenset(RecordingInput.__slots__)
+
+
+def _bytes_read(buffer: Any, n: int) -> memoryview:
+    """The first ``n`` bytes of a buffer readinto() filled, whatever its shape and item size."""
+    try:
+        return memoryview(buffer).cast("B")[:n]
+    except (TypeError, ValueError):  # not castable (not C-contiguous...): copied
+        return memoryview(memoryview(buffer).tobytes()[:n])
 
 
 class RecordingStartResponse:
